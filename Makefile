@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make demo` (search the digits CNN space) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SPEC ?= search_spaces/digits_cnn.yaml
+
+.PHONY: install demo test test-fast ui clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/autodl search $(SPEC)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+ui: $(STAMP)
+	$(BIN)/autodl ui
+
+clean:
+	rm -rf mlruns best_model .pytest_cache

@@ -1,0 +1,5 @@
+"""Allow ``python -m autodl``."""
+
+from autodl.cli import main
+
+main()

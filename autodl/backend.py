@@ -1,0 +1,49 @@
+"""Importing TensorFlow/Keras once, quietly, and telling which device trains.
+
+TensorFlow's C++ start-up prints CUDA probes to stderr even on machines without a GPU (and
+ignores ``TF_CPP_MIN_LOG_LEVEL`` for some of them); these are hidden while it loads. Python
+errors still surface as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+def load_keras() -> ModuleType:
+    """Keras on the TensorFlow backend, imported with the C++ start-up chatter hidden."""
+    if "keras" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        with _quiet_stderr():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+            import keras  # noqa: F401
+    return sys.modules["keras"]
+
+
+def devices() -> list[str]:
+    """Names of the GPUs TensorFlow sees (empty on a CPU-only machine)."""
+    load_keras()
+    import tensorflow as tf
+
+    return [d.name for d in tf.config.list_physical_devices("GPU")]

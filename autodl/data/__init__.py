@@ -1,0 +1,66 @@
+"""Data stage: read a source, encode its labels, split it into train / train-dev / dev / test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from autodl.data.dataset import Dataset, RawData, Split, Task
+from autodl.data.sources import SourceRef, read, resolve
+from autodl.data.splits import split_indices, take
+from autodl.errors import DataError
+from autodl.spec import DataSpec
+
+__all__ = ["Dataset", "Split", "load_dataset", "resolve", "SourceRef"]
+
+
+def encode_labels(labels: np.ndarray, task: str, source: str) -> tuple[Task, np.ndarray, tuple[str, ...]]:
+    """Infer (or check) the task and turn labels into model targets.
+
+    Classification labels become integers ``0..k-1`` whose names are returned in order; numeric
+    labels sort numerically, others alphabetically.
+    """
+    as_text = np.asarray(labels).astype(str)
+    numeric = _as_numbers(as_text)
+    if task == "regression" or (
+        task == "auto" and numeric is not None and not np.all(numeric == np.round(numeric))
+    ):
+        if numeric is None:
+            raise DataError(
+                f"{source}: data.task is regression but the labels are not all numbers "
+                f"(e.g. {as_text[0]!r})."
+            )
+        return "regression", numeric.astype("float32"), ()
+    names = np.unique(as_text)
+    if numeric is not None:
+        names = np.array(sorted(names, key=float))
+    if len(names) < 2:
+        raise DataError(
+            f"{source}: the labels have a single class ({names[0]!r}); a classifier needs at "
+            "least two."
+        )
+    if task == "binary" and len(names) != 2:
+        raise DataError(
+            f"{source}: data.task is binary but the labels have {len(names)} classes. "
+            "Use task: multiclass or auto."
+        )
+    lookup = {name: i for i, name in enumerate(names)}
+    y = np.array([lookup[v] for v in as_text], dtype="int64")
+    resolved: Task = "binary" if len(names) == 2 else "multiclass"
+    return resolved, y, tuple(str(n) for n in names)
+
+
+def _as_numbers(values: np.ndarray) -> np.ndarray | None:
+    try:
+        return values.astype("float64")
+    except ValueError:
+        return None
+
+
+def load_dataset(spec: DataSpec, base_dir: Path, seed: int) -> Dataset:
+    """Read the source named by ``spec`` and split it by ``spec.split``, seeded by ``seed``."""
+    raw: RawData = read(resolve(spec.source, base_dir))
+    task, y, names = encode_labels(raw.labels, spec.task, raw.name)
+    indices = split_indices(y, spec.split.fractions(), task, seed)
+    return Dataset(raw.name, raw.kind, task, take(raw.x, y, indices), names)

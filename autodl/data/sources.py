@@ -1,0 +1,177 @@
+"""Where examples come from: built-in sets, Keras datasets, and files on disk.
+
+``resolve`` only looks at names and paths (no TensorFlow), so ``autodl validate`` can check that a
+spec's data exists; ``read`` loads the examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from autodl.backend import load_keras
+from autodl.data.dataset import RawData
+from autodl.errors import DataError
+from autodl.log import logger
+
+TEXT_SUFFIXES = (".txt", ".tsv")
+
+
+def _digits() -> RawData:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = bunch.images.astype("float32")[..., np.newaxis]
+    return RawData("digits", "image", images, bunch.target.astype(str))
+
+
+BUILTIN: dict[str, Callable[[], RawData]] = {"digits": _digits}
+
+
+def _keras_images(name: str) -> RawData:
+    keras = load_keras()
+
+    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    x = np.concatenate([x_train, x_test]).astype("float32")
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    y = np.concatenate([y_train, y_test]).ravel()
+    return RawData(f"keras:{name}", "image", x, y.astype(str))
+
+
+def _keras_text(name: str) -> RawData:
+    keras = load_keras()
+
+    module = getattr(keras.datasets, name)
+    (x_train, y_train), (x_test, y_test) = module.load_data()
+    index = module.get_word_index()
+    words = {i + 3: w for w, i in index.items()}
+    texts = [
+        " ".join(words.get(i, "") for i in seq if i >= 3)
+        for seq in list(x_train) + list(x_test)
+    ]
+    y = np.concatenate([y_train, y_test]).ravel()
+    return RawData(f"keras:{name}", "text", np.array(texts, dtype=object), y.astype(str))
+
+
+KERAS: dict[str, Callable[[], RawData]] = {
+    "mnist": lambda: _keras_images("mnist"),
+    "fashion_mnist": lambda: _keras_images("fashion_mnist"),
+    "cifar10": lambda: _keras_images("cifar10"),
+    "cifar100": lambda: _keras_images("cifar100"),
+    "imdb": lambda: _keras_text("imdb"),
+    "reuters": lambda: _keras_text("reuters"),
+}
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A resolved data source: a built-in name, a Keras dataset name, or an existing path."""
+
+    kind: Literal["builtin", "keras", "path"]
+    name: str
+    path: Path | None = None
+
+
+def resolve(source: str, base_dir: Path) -> SourceRef:
+    """Resolve ``source`` (relative paths against ``base_dir``) or raise ``DataError``."""
+    if source in BUILTIN:
+        return SourceRef("builtin", source)
+    if source.startswith("keras:"):
+        name = source.removeprefix("keras:")
+        if name not in KERAS:
+            raise DataError(
+                f"Unknown Keras dataset {name!r} in data.source; expected one of "
+                f"{', '.join('keras:' + k for k in KERAS)}. Received: data.source={source!r}"
+            )
+        return SourceRef("keras", name)
+    path = Path(source).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    if not path.exists():
+        raise DataError(
+            f"Data not found: {path} does not exist. data.source takes a built-in name "
+            f"({', '.join(BUILTIN)}), keras:<name>, or a file or folder (relative to the spec "
+            f"file). Received: data.source={source!r}"
+        )
+    return SourceRef("path", str(path), path.resolve())
+
+
+def read(ref: SourceRef) -> RawData:
+    """Load every example of a resolved source."""
+    if ref.kind == "builtin":
+        return BUILTIN[ref.name]()
+    if ref.kind == "keras":
+        return _read_keras(ref.name)
+    assert ref.path is not None
+    return read_text_files(ref.path)
+
+
+def _read_keras(name: str) -> RawData:
+    try:
+        return KERAS[name]()
+    except Exception as exc:  # the download raises many types: URLError, OSError, HTTPError...
+        raise DataError(
+            f"Could not load keras:{name}: Keras downloads it on first use and that failed "
+            f"({type(exc).__name__}: {exc}). Connect to the internet once (the files are then "
+            f"cached under ~/.keras/datasets), or point --data at data on disk."
+        ) from exc
+
+
+def _parse_text_file(path: Path, strict: bool) -> tuple[list[str], list[str]] | None:
+    """Read ``text<TAB>label`` lines.
+
+    When not ``strict`` (a file found in a folder), a file whose first line is not of that form
+    (a readme) gives ``None``; a bad line further down is always an error naming its number.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise DataError(f"Cannot read {path}: {exc}") from exc
+    texts: list[str] = []
+    labels: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        text, tab, label = line.rpartition("\t")
+        if not tab or not label.strip() or not text.strip():
+            if not strict and not texts:
+                logger.info("skipping %s: its first line is not 'text<TAB>label'", path.name)
+                return None
+            raise DataError(
+                f"{path}, line {number}: expected 'text<TAB>label'. Received: line={line[:80]!r}"
+            )
+        texts.append(text.strip())
+        labels.append(label.strip())
+    return texts, labels
+
+
+def read_text_files(path: Path) -> RawData:
+    """Headerless ``text<TAB>label`` data from one file or every such file in a folder."""
+    files = (
+        sorted(p for p in path.iterdir() if p.suffix.lower() in TEXT_SUFFIXES)
+        if path.is_dir()
+        else [path]
+    )
+    texts: list[str] = []
+    labels: list[str] = []
+    groups: list[str] = []
+    for file in files:
+        parsed = _parse_text_file(file, strict=not path.is_dir())
+        if parsed is None:
+            continue
+        texts += parsed[0]
+        labels += parsed[1]
+        groups += [file.name] * len(parsed[0])
+    if not texts:
+        raise DataError(
+            f"No labelled text found in {path}: expected files of 'text<TAB>label' lines "
+            f"({' or '.join(TEXT_SUFFIXES)})."
+        )
+    return RawData(
+        path.name, "text", np.array(texts, dtype=object), np.array(labels), np.array(groups)
+    )

@@ -1,0 +1,31 @@
+"""Error types autodl raises on purpose.
+
+The CLI turns every ``AutodlError`` into one clear message and exit code 2; anything else is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class AutodlError(Exception):
+    """A problem the user can fix: bad input, an unreachable server, a missing file."""
+
+
+class SpecError(AutodlError):
+    """The spec is malformed or inconsistent."""
+
+
+class DataError(AutodlError):
+    """The data named by the spec cannot be read or used."""
+
+
+class TrackingError(AutodlError):
+    """The MLflow tracking store cannot be reached or written."""
+
+
+class StorageError(AutodlError):
+    """The Optuna study storage cannot be reached or opened."""
+
+
+class TrialFailed(AutodlError):
+    """One trial could not finish (NaN loss, impossible shape); the search goes on."""

@@ -1,0 +1,38 @@
+"""The single ``autodl`` logger and the console it writes to.
+
+Progress bars and per-trial lines are shown only when stderr is a terminal and ``--quiet`` is off,
+so CI logs stay short.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+logger = logging.getLogger("autodl")
+
+stdout_console = Console(soft_wrap=True)
+stderr_console = Console(stderr=True, soft_wrap=True)
+
+
+def configure(quiet: bool = False) -> None:
+    """Route the ``autodl`` logger to stderr; ``quiet`` keeps only warnings and errors."""
+    logger.handlers.clear()
+    handler: logging.Handler
+    if stderr_console.is_terminal:
+        handler = RichHandler(console=stderr_console, show_path=False, show_time=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("autodl: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
+def interactive(quiet: bool) -> bool:
+    """Whether live progress (bars, per-epoch status) should be drawn."""
+    return not quiet and stderr_console.is_terminal

@@ -1,0 +1,38 @@
+"""Model families by name; each module owns one family's builder and the data kinds it accepts."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from autodl.data.dataset import Dataset
+from autodl.errors import SpecError
+from autodl.models import cnn, mlp, rnn
+
+FAMILIES: dict[str, ModuleType] = {"cnn": cnn, "rnn": rnn, "mlp": mlp}
+
+
+def get(name: str) -> ModuleType:
+    """The family module called ``name``; the error lists the valid names."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise SpecError(
+            f"Unknown model family. Expected one of {', '.join(FAMILIES)}. Received: "
+            f"model.family={name!r}"
+        ) from None
+
+
+def check_fits(family: str, data: Dataset) -> None:
+    """Fail before any training when the family cannot take this kind of data."""
+    kinds = get(family).DATA_KINDS
+    if data.kind not in kinds:
+        raise SpecError(
+            f"model.family {family} takes {' or '.join(kinds)} data, but {data.name} is "
+            f"{data.kind} data. Received: model.family={family!r}"
+        )
+
+
+def build_model(model_cfg: dict[str, Any], data: Dataset) -> Any:
+    """Build the uncompiled Keras model for one sampled ``model`` section."""
+    return get(model_cfg["family"]).build(model_cfg, data)

@@ -1,0 +1,27 @@
+"""What one trial produced, shared by training (which fills it) and search (which records it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EpochListener = Callable[[int, dict[str, float]], None]
+PruneCheck = Callable[[int, float], bool]
+State = Literal["complete", "pruned", "failed"]
+
+
+@dataclass
+class TrialOutcome:
+    """One trial's result. ``model`` is kept only for complete trials."""
+
+    state: State
+    value: float | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    epochs: int = 0
+    pruned_epoch: int | None = None
+    params_count: int = 0
+    duration_s: float = 0.0
+    reason: str | None = None
+    model: Any = None

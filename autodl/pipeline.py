@@ -1,0 +1,102 @@
+"""One search from a validated spec to a saved best model: the stages wired in order.
+
+The CLI calls ``run_search``; each stage lives in its own module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autodl import models
+from autodl.data import Dataset, load_dataset
+from autodl.errors import SpecError
+from autodl.export import BestModelSaver, export_dir, finalize
+from autodl.log import interactive, logger
+from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
+from autodl.progress import SearchProgress
+from autodl.search import FINISHED, SearchResult, open_study, optimize
+from autodl.spec import Spec
+from autodl.stores import default_storage, mask_url
+from autodl.tracking import PARENT_RUN_ATTR, open_tracker
+
+CLASSIFICATION_METRICS = ("dev_accuracy",)
+
+
+@dataclass
+class SearchSummary:
+    """Everything the final report shows."""
+
+    spec: Spec
+    data: Dataset
+    result: SearchResult
+    best: dict[str, Any] | None
+    export_dir: Path
+    storage: str
+    tracking_uri: str | None
+    parent_run_id: str | None
+
+
+def check_objective(spec: Spec, data: Dataset) -> None:
+    """The objective metric must be one this task produces."""
+    metric = spec.search.objective.metric
+    if data.task == "regression" and metric in CLASSIFICATION_METRICS:
+        raise SpecError(
+            f"search.objective.metric {metric} needs a classification task, but {data.name} is a "
+            f"regression task; use dev_loss. Received: search.objective.metric={metric!r}"
+        )
+
+
+def describe_data(data: Dataset) -> str:
+    """One line: source, kind, task, split sizes and class balance."""
+    sizes = ", ".join(f"{k} {v}" for k, v in data.sizes().items())
+    balance = data.class_balance()
+    classes = ""
+    if balance:
+        shown = ", ".join(f"{k}: {v:.0%}" for k, v in list(balance.items())[:10])
+        classes = f"; {len(balance)} classes in train ({shown}{', ...' if len(balance) > 10 else ''})"
+    return f"data {data.name}: {data.kind}, {data.task}; {sizes}{classes}"
+
+
+def run_search(spec: Spec, quiet: bool = False) -> SearchSummary:
+    """Run (or resume) the search a spec describes and save its best model."""
+    tracker = open_tracker(spec.tracking.enabled, spec.tracking.uri)
+    storage = spec.search.storage or default_storage(
+        spec.tracking.uri if spec.tracking.enabled else None
+    )
+    study = open_study(spec, storage)
+    data = load_dataset(spec.data, spec.base_dir, spec.seed)
+    models.check_fits(spec.model.family, data)
+    check_objective(spec, data)
+    logger.info(describe_data(data))
+    done = len(study.get_trials(deepcopy=False, states=FINISHED))
+    if done:
+        logger.info("resuming study %r in %s: %d trials already finished", spec.name, mask_url(storage), done)
+
+    from autodl import training
+
+    metric = spec.search.objective.metric
+
+    def objective(
+        config: dict[str, dict[str, Any]], seed: int, should_prune: PruneCheck, listeners: list[EpochListener]
+    ) -> TrialOutcome:
+        return training.run_trial(config, data, metric, seed, should_prune, listeners)
+
+    directory = export_dir(spec)
+    tags = {"study": spec.name, "storage": storage, "data.source": data.name, "task": data.task}
+    tags.update({f"data.{k}_size": str(v) for k, v in data.sizes().items()})
+    parent = tracker.start_search(spec.name, spec.text, tags, study.user_attrs.get(PARENT_RUN_ATTR))
+    if parent:
+        study.set_user_attr(PARENT_RUN_ATTR, parent)
+    try:
+        with SearchProgress(spec.search.trials, done, metric, interactive(quiet)) as progress:
+            result = optimize(spec, study, objective, [tracker, progress], BestModelSaver(spec, data, directory))
+        best_trial = result.best
+        best = finalize(spec, data, directory, best_trial) if best_trial is not None else None
+    except BaseException:
+        tracker.end_search(None, {}, None, "FAILED")
+        raise
+    status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
+    tracker.end_search(best, result.counts, directory if best else None, status)
+    return SearchSummary(spec, data, result, best, directory, storage, tracker.uri, tracker.parent_run_id)

@@ -1,0 +1,77 @@
+"""Live progress of a search: a bar over trials and the running trial's epoch, on a terminal only.
+
+Off a terminal (CI, pipes) each finished trial is one log line; ``--quiet`` silences both.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from autodl.log import logger, stderr_console
+from autodl.outcome import EpochListener, TrialOutcome
+
+
+class SearchProgress:
+    """An observer of the search loop that draws progress."""
+
+    def __init__(self, total: int, done: int, metric: str, live: bool) -> None:
+        self.metric = metric
+        self.live = live
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._total = total
+        self._done = done
+
+    def __enter__(self) -> SearchProgress:
+        if self.live:
+            self._progress = Progress(
+                TextColumn("[bold]trials"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=stderr_console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("", total=self._total, completed=self._done)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def trial_started(self, number: int, params: dict[str, Any], seed: int) -> EpochListener:
+        """Show the running trial; return a listener that shows its latest epoch."""
+        self._describe(f"trial {number} starting")
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            value = metrics.get(self.metric)
+            shown = f"{self.metric} {value:.4f}" if value is not None else ""
+            self._describe(f"trial {number} epoch {epoch}  {shown}")
+
+        return on_epoch
+
+    def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
+        """Advance the bar and log one line for the trial."""
+        if self._progress is not None:
+            self._progress.advance(self._task)
+        value = f"{outcome.value:.4f}" if outcome.value is not None else "-"
+        extra = f" at epoch {outcome.pruned_epoch}" if outcome.pruned_epoch else ""
+        if outcome.state != "failed":
+            logger.info(
+                "trial %d %s%s: %s %s (%d epochs, %.1f s)",
+                number, outcome.state, extra, self.metric, value, outcome.epochs, outcome.duration_s,
+            )
+
+    def _describe(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=text)

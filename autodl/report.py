@@ -1,0 +1,51 @@
+"""The end-of-search report: best trial, its hyperparameters and metrics, trial counts."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from autodl.pipeline import SearchSummary
+from autodl.space import describe
+from autodl.stores import mask_url
+
+
+def _fmt(value: object) -> str:
+    return escape(f"{value:.4g}" if isinstance(value, float) else describe(value))
+
+
+def print_summary(summary: SearchSummary, console: Console) -> None:
+    """Print the best trial table and where the results are."""
+    result = summary.result
+    counts = result.counts
+    best = summary.best
+    console.print(
+        f"[bold]{escape(summary.spec.name)}[/]: stopped ({result.stop_reason}); "
+        f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['failed']} failed "
+        f"({result.ran} run now)."
+    )
+    if best is None:
+        console.print("No trial completed, so there is no best model.")
+        return
+    metric = best["objective"]["metric"]
+    table = Table(title=f"Best trial #{best['trial']}: {metric} = {best['objective']['value']:.4f}")
+    table.add_column("hyperparameter")
+    table.add_column("value", justify="right")
+    searched = set(summary.spec.searched())
+    for name, value in best["hyperparameters"].items():
+        if name in searched:
+            table.add_row(name, _fmt(value))
+    for name, value in sorted(best["metrics"].items()):
+        table.add_row(f"[dim]{name}[/]", _fmt(value))
+    table.add_row("[dim]parameters[/]", str(best["params_count"]))
+    console.print(table)
+    console.print(f"Best model: {summary.export_dir}/model.keras (record: best.json)", markup=False)
+    console.print(f"Study: {summary.spec.name} in {mask_url(summary.storage)}", markup=False)
+    if summary.tracking_uri:
+        console.print(
+            f"MLflow: run {summary.parent_run_id} in {mask_url(summary.tracking_uri)}; "
+            "browse with `autodl ui` or `mlflow ui --backend-store-uri "
+            f"{mask_url(summary.tracking_uri)}`",
+            markup=False,
+        )

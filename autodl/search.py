@@ -1,0 +1,305 @@
+"""The search engine: samplers and pruners by name, the study, and the ask/tell trial loop.
+
+Training, tracking, progress and saving the best model are passed in, so the loop is tested with
+fake objectives and never trains a network there.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from autodl import space
+from autodl.errors import AutodlError, StorageError
+from autodl.log import logger
+from autodl.spec import PrunerSpec, Spec
+from autodl.stores import mask_url, prepare_sqlite
+from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+STATE_NAMES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+class PerTrialRandomSampler(optuna.samplers.BaseSampler):
+    """Random search whose trial ``n`` depends only on (seed, n, parameter name).
+
+    A resumed or parallel search therefore samples exactly what an uninterrupted one would.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
+        return {}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: optuna.distributions.BaseDistribution,
+    ) -> Any:
+        key = zlib.crc32(f"{self._seed}:{trial.number}:{param_name}".encode())
+        return optuna.samplers.RandomSampler(seed=key).sample_independent(
+            study, trial, param_name, param_distribution
+        )
+
+
+SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+    "random": PerTrialRandomSampler,
+    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
+}
+
+
+def _max_epochs(spec: Spec) -> int | str:
+    epochs = spec.training.epochs
+    return epochs if isinstance(epochs, int) else "auto"
+
+
+PRUNERS: dict[str, Callable[[PrunerSpec, Spec], optuna.pruners.BasePruner]] = {
+    "none": lambda p, s: optuna.pruners.NopPruner(),
+    "median": lambda p, s: optuna.pruners.MedianPruner(
+        n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs + 1
+    ),
+    "percentile": lambda p, s: optuna.pruners.PercentilePruner(
+        p.percentile, n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs + 1
+    ),
+    "successive_halving": lambda p, s: optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=max(1, p.warmup_epochs)
+    ),
+    "hyperband": lambda p, s: optuna.pruners.HyperbandPruner(
+        min_resource=max(1, p.warmup_epochs), max_resource=_max_epochs(s)
+    ),
+}
+
+
+def make_sampler(spec: Spec) -> optuna.samplers.BaseSampler:
+    """The sampler named by ``search.strategy``, seeded by the spec's seed."""
+    return SAMPLERS[spec.search.strategy](spec.seed)
+
+
+def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
+    """The pruner named by ``search.pruner.name``. Steps are 1-based epochs."""
+    return PRUNERS[spec.search.pruner.name](spec.search.pruner, spec)
+
+
+def open_study(spec: Spec, storage_url: str) -> optuna.Study:
+    """Create the study named after the spec, or load it to resume.
+
+    A stored study whose direction differs from the spec's cannot be resumed: its trials would be
+    ranked the wrong way round.
+    """
+    prepare_sqlite(storage_url)
+    direction = spec.search.objective.resolved_direction
+    try:
+        study = optuna.create_study(
+            study_name=spec.name,
+            storage=storage_url,
+            sampler=make_sampler(spec),
+            pruner=make_pruner(spec),
+            direction=direction,
+            load_if_exists=True,
+        )
+    except ImportError as exc:  # Optuna re-raises the driver's ModuleNotFoundError
+        missing = exc.name or getattr(exc.__cause__, "name", None) or "for this URL"
+        raise StorageError(
+            f"Cannot open the study storage {mask_url(storage_url)}: its database driver "
+            f"{missing!r} is not installed. Install it (for PostgreSQL: pip install "
+            "'autodl[postgres]')."
+        ) from None
+    except Exception as exc:  # SQLAlchemy raises many driver-specific types
+        raise StorageError(
+            f"Cannot open the study storage {mask_url(storage_url)}: "
+            f"{mask_url(str(exc).splitlines()[0])}. Check the URL and that the database "
+            "server is running."
+        ) from None
+    stored = study.direction.name.lower()
+    if stored != direction:
+        raise StorageError(
+            f"Study {spec.name!r} in {mask_url(storage_url)} cannot be resumed with this spec: it "
+            f"was created to {stored} and the spec asks to {direction}. Rename the spec (name:) "
+            "or use another --storage."
+        )
+    return study
+
+
+def sample_config(spec: Spec, trial: optuna.trial.BaseTrial) -> dict[str, dict[str, Any]]:
+    """One configuration: every searched field sampled, every fixed field as given."""
+    config: dict[str, dict[str, Any]] = {}
+    for section_name, section in spec.sections().items():
+        values: dict[str, Any] = {}
+        for name, value in section:
+            if isinstance(value, space.DISTRIBUTION_TYPES):
+                value = space.suggest(trial, f"{section_name}.{name}", value)
+            values[name] = value
+        config[section_name] = values
+    return config
+
+
+def flatten(config: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``{"model": {"filters": 32}}`` -> ``{"model.filters": 32}``."""
+    return {f"{section}.{key}": value for section, values in config.items() for key, value in values.items()}
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """The seed trial ``number`` trains with, derived from the spec's seed."""
+    return zlib.crc32(f"{seed}:{number}".encode()) % (2**31)
+
+
+class Objective(Protocol):
+    """Trains one configuration and reports how it went."""
+
+    def __call__(
+        self,
+        config: dict[str, dict[str, Any]],
+        seed: int,
+        should_prune: PruneCheck,
+        listeners: list[EpochListener],
+    ) -> TrialOutcome: ...
+
+
+class Observer(Protocol):
+    """Follows the search: tracking, progress display. Every method may be a no-op."""
+
+    def trial_started(self, number: int, params: dict[str, Any], seed: int) -> EpochListener: ...
+
+    def trial_finished(self, number: int, outcome: TrialOutcome) -> None: ...
+
+
+@dataclass
+class SearchResult:
+    """How a search (or this part of a resumed one) ended."""
+
+    study: optuna.Study
+    stop_reason: str
+    ran: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def best(self) -> FrozenTrial | None:
+        """The best complete trial of the whole study, or ``None``."""
+        try:
+            return self.study.best_trial
+        except ValueError:
+            return None
+
+
+def count_states(study: optuna.Study) -> dict[str, int]:
+    """Finished trials by state name."""
+    counts = {name: 0 for name in STATE_NAMES.values()}
+    for trial in study.get_trials(deepcopy=False, states=FINISHED):
+        counts[STATE_NAMES[trial.state]] += 1
+    return counts
+
+
+def optimize(
+    spec: Spec,
+    study: optuna.Study,
+    objective: Objective,
+    observers: list[Observer],
+    on_new_best: Callable[[FrozenTrial, TrialOutcome], None],
+) -> SearchResult:
+    """Run trials until the study holds ``search.trials`` finished ones or time runs out.
+
+    A trial that raises is marked failed with its reason and the search goes on; after
+    ``MAX_CONSECUTIVE_FAILURES`` failures in a row it stops with an error. Ctrl-C marks the
+    running trial failed and returns with ``stop_reason == "interrupted"``.
+    """
+    started = time.monotonic()
+    timeout = spec.search.timeout
+    failures_in_row = 0
+    ran = 0
+    while True:
+        done = len(study.get_trials(deepcopy=False, states=FINISHED))
+        if done >= spec.search.trials:
+            reason = f"reached {spec.search.trials} trials"
+            break
+        if timeout is not None and time.monotonic() - started >= timeout:
+            reason = f"timeout of {timeout:g} s"
+            break
+        trial = study.ask()
+        config = sample_config(spec, trial)
+        seed = trial_seed(spec.seed, trial.number)
+        params = flatten(config)
+        trial.set_user_attr("seed", seed)
+        trial.set_user_attr("config", config)
+        listeners = [o.trial_started(trial.number, params, seed) for o in observers]
+
+        def should_prune(epoch: int, value: float, trial: optuna.Trial = trial) -> bool:
+            trial.report(value, epoch)
+            return trial.should_prune()
+
+        try:
+            outcome = objective(config, seed, should_prune, listeners)
+        except KeyboardInterrupt:
+            _finish(study, trial, TrialOutcome("failed", reason="interrupted by the user"), observers)
+            reason = "interrupted"
+            break
+        except Exception as exc:  # a trial's own error (bad shape, OOM): fail it and go on
+            logger.debug("trial %d failed:\n%s", trial.number, traceback.format_exc())
+            outcome = TrialOutcome("failed", reason=f"{type(exc).__name__}: {exc}".strip())
+        ran += 1
+        frozen = _finish(study, trial, outcome, observers)
+        if outcome.state == "complete":
+            failures_in_row = 0
+            if study.best_trial.number == trial.number:
+                on_new_best(frozen, outcome)
+        elif outcome.state == "failed":
+            failures_in_row += 1
+            if failures_in_row >= MAX_CONSECUTIVE_FAILURES:
+                raise AutodlError(
+                    f"The last {failures_in_row} trials all failed; the latest with: "
+                    f"{outcome.reason}. Check the spec's ranges (run with --verbose for the "
+                    "traceback)."
+                )
+        else:
+            failures_in_row = 0
+    return SearchResult(study, reason, ran, count_states(study))
+
+
+def _finish(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    outcome: TrialOutcome,
+    observers: list[Observer],
+) -> FrozenTrial:
+    """Record the outcome on the trial, tell the study, and notify the observers."""
+    attrs: dict[str, Any] = {
+        "state": outcome.state,
+        "epochs": outcome.epochs,
+        "duration_s": round(outcome.duration_s, 3),
+        "params_count": outcome.params_count,
+        "metrics": outcome.metrics,
+    }
+    if outcome.pruned_epoch is not None:
+        attrs["pruned_epoch"] = outcome.pruned_epoch
+    if outcome.reason:
+        attrs["fail_reason"] = outcome.reason
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    if outcome.state == "complete":
+        frozen = study.tell(trial, outcome.value)
+    elif outcome.state == "pruned":
+        frozen = study.tell(trial, state=TrialState.PRUNED)
+    else:
+        frozen = study.tell(trial, state=TrialState.FAIL)
+    for observer in observers:
+        observer.trial_finished(trial.number, outcome)
+    if outcome.state == "failed":
+        logger.warning("trial %d failed: %s", trial.number, outcome.reason)
+    return frozen

@@ -1,0 +1,247 @@
+"""Search-space distributions, their scales, and sampling them from an Optuna trial.
+
+Any hyperparameter in a spec is either a fixed value or one of:
+
+* ``{int: [low, high], step: 1, log: false}``
+* ``{float: [low, high], scale: linear | log | inv_log, step: null}``
+* ``{choice: [a, b, ...]}``
+
+``log`` spends equal samples on each decade (learning rates). ``inv_log`` samples ``1 - x`` on a
+log scale (momentum, Adam's beta): for [0.9, 0.999] half the samples land above 0.99.
+This module imports neither TensorFlow nor Optuna at load time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+if TYPE_CHECKING:
+    import optuna
+
+Scale = Literal["linear", "log", "inv_log"]
+SCALES: tuple[str, ...] = ("linear", "log", "inv_log")
+INV_LOG_PREFIX = "1-"
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """Integers in [low, high] (inclusive), every ``step``, optionally on a log scale."""
+
+    low: int
+    high: int
+    step: int = 1
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """Floats in [low, high] on a linear, log or inverse-log scale."""
+
+    low: float
+    high: float
+    scale: Scale = "linear"
+    step: float | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a list of values of any YAML type."""
+
+    values: tuple[Any, ...]
+
+
+Distribution = Union[IntRange, FloatRange, Choice]
+DISTRIBUTION_TYPES = (IntRange, FloatRange, Choice)
+
+
+@dataclass(frozen=True)
+class ValueKind:
+    """What a fixed value of one hyperparameter must look like."""
+
+    type: type
+    options: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+    extra_types: tuple[type, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        """A short human description, used in error messages."""
+        if self.options is not None:
+            text = "one of " + ", ".join(repr(o) for o in self.options)
+        else:
+            text = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[
+                self.type
+            ]
+            if self.minimum is not None and self.maximum is not None:
+                text += f" in [{self.minimum}, {self.maximum}]"
+            elif self.minimum is not None:
+                text += f" >= {self.minimum}"
+            elif self.maximum is not None:
+                text += f" <= {self.maximum}"
+        if self.nullable:
+            text += " (or null)"
+        return text
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` (ints widened to float for float kinds) or raise ``ValueError``."""
+        if value is None and self.nullable:
+            return None
+        if isinstance(value, self.extra_types):
+            return value
+        ok = _is_type(value, self.type)
+        if ok and self.options is not None and value not in self.options:
+            hint = _closest(str(value), self.options)
+            raise ValueError(f"expected {self.describe()}{hint}")
+        if ok and self.type in (int, float):
+            if self.minimum is not None and value < self.minimum:
+                ok = False
+            if self.maximum is not None and value > self.maximum:
+                ok = False
+        if not ok:
+            raise ValueError(f"expected {self.describe()} or a distribution")
+        return float(value) if self.type is float else value
+
+
+def _is_type(value: Any, expected: type) -> bool:
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _closest(word: str, options: tuple[str, ...] | list[str]) -> str:
+    match = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+DIST_KEYS: dict[str, tuple[str, ...]] = {
+    "int": ("int", "step", "log"),
+    "float": ("float", "scale", "step"),
+    "choice": ("choice",),
+}
+DIST_USAGE = (
+    "a fixed value or one of {int: [low, high]}, {float: [low, high], scale: linear|log|inv_log}, "
+    "{choice: [...]}"
+)
+
+
+def parse(raw: Any, kind: ValueKind) -> Any:
+    """Turn a raw spec value into a checked fixed value or a ``Distribution``.
+
+    Raises ``ValueError`` with a message that says what was expected.
+    """
+    if isinstance(raw, DISTRIBUTION_TYPES):
+        return raw
+    if not isinstance(raw, dict):
+        return kind.check(raw)
+    tags = [k for k in raw if k in DIST_KEYS]
+    if len(tags) != 1:
+        unknown = [str(k) for k in raw if k not in DIST_KEYS]
+        hint = _closest(unknown[0], list(DIST_KEYS)) if len(unknown) == 1 and not tags else ""
+        raise ValueError(f"expected {DIST_USAGE}{hint}")
+    tag = tags[0]
+    for key in raw:
+        if key not in DIST_KEYS[tag]:
+            raise ValueError(
+                f"unknown key {key!r} in a {tag} distribution{_closest(str(key), DIST_KEYS[tag])}"
+                f" (allowed: {', '.join(DIST_KEYS[tag])})"
+            )
+    if tag == "choice":
+        return _parse_choice(raw["choice"], kind)
+    bounds = raw[tag]
+    if not (isinstance(bounds, list) and len(bounds) == 2):
+        raise ValueError(f"{tag} needs a list [low, high]")
+    if tag == "int":
+        return _parse_int(bounds, raw.get("step", 1), raw.get("log", False), kind)
+    return _parse_float(bounds, raw.get("scale", "linear"), raw.get("step"), kind)
+
+
+def _parse_choice(values: Any, kind: ValueKind) -> Choice:
+    if not isinstance(values, list) or not values:
+        raise ValueError("choice needs a non-empty list of values")
+    checked = tuple(kind.check(v) for v in values)
+    if len(set(map(repr, checked))) != len(checked):
+        raise ValueError("choice lists a value twice")
+    return Choice(checked)
+
+
+def _parse_int(bounds: list[Any], step: Any, log: Any, kind: ValueKind) -> IntRange:
+    if kind.type is not int:
+        raise ValueError(f"an int distribution does not fit here: expected {kind.describe()}")
+    low, high = (kind.check(b) for b in bounds)
+    if low > high:
+        raise ValueError(f"low must be <= high, but got low={low}, high={high}")
+    if not _is_type(step, int) or step < 1:
+        raise ValueError(f"step must be a positive integer, but got step={step!r}")
+    if not isinstance(log, bool):
+        raise ValueError(f"log must be true or false, but got log={log!r}")
+    if log and (low < 1 or step != 1):
+        raise ValueError("log=true needs low >= 1 and step=1")
+    return IntRange(low, high, step, log)
+
+
+def _parse_float(bounds: list[Any], scale: Any, step: Any, kind: ValueKind) -> FloatRange:
+    if kind.type is not float:
+        raise ValueError(f"a float distribution does not fit here: expected {kind.describe()}")
+    low, high = (kind.check(b) for b in bounds)
+    if low > high:
+        raise ValueError(f"low must be <= high, but got low={low}, high={high}")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, but got scale={scale!r}")
+    if scale == "log" and low <= 0:
+        raise ValueError(f"scale=log needs low > 0, but got low={low}")
+    if scale == "inv_log" and not (0 <= low and high < 1):
+        raise ValueError(f"scale=inv_log needs 0 <= low and high < 1, but got [{low}, {high}]")
+    if step is not None:
+        if not _is_type(step, float) or step <= 0:
+            raise ValueError(f"step must be a positive number, but got step={step!r}")
+        if scale != "linear":
+            raise ValueError(f"step works only with scale=linear, but got scale={scale}")
+    return FloatRange(low, high, scale, None if step is None else float(step))
+
+
+def suggest(trial: optuna.trial.BaseTrial, name: str, dist: Distribution) -> Any:
+    """Sample one value of ``dist`` from ``trial`` under the parameter ``name``."""
+    if isinstance(dist, IntRange):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, FloatRange):
+        if dist.scale == "inv_log":
+            rest = trial.suggest_float(
+                INV_LOG_PREFIX + name, 1.0 - dist.high, 1.0 - dist.low, log=True
+            )
+            return 1.0 - rest
+        return trial.suggest_float(
+            name, dist.low, dist.high, step=dist.step, log=dist.scale == "log"
+        )
+    if all(v is None or isinstance(v, (bool, int, float, str)) for v in dist.values):
+        return trial.suggest_categorical(name, list(dist.values))
+    index = trial.suggest_categorical(name, list(range(len(dist.values))))
+    return dist.values[index]
+
+
+def describe(value: Any) -> str:
+    """Render a fixed value or distribution the way a user would write it."""
+    if isinstance(value, IntRange):
+        extra = (f", step {value.step}" if value.step != 1 else "") + (", log" if value.log else "")
+        return f"int [{value.low}, {value.high}]{extra}"
+    if isinstance(value, FloatRange):
+        step = f", step {value.step:g}" if value.step else ""
+        return f"float [{value.low:g}, {value.high:g}] {value.scale}{step}"
+    if isinstance(value, Choice):
+        return "choice [" + ", ".join(_plain(v) for v in value.values) + "]"
+    return _plain(value)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if value and (abs(value) < 1e-3 or abs(value) >= 1e4) else f"{value:g}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+

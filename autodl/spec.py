@@ -1,0 +1,337 @@
+"""The spec: pydantic models of every section, ``load_spec``, and readable validation errors.
+
+Loading a spec never runs code: YAML is read with ``safe_load`` and nothing here imports
+TensorFlow, Optuna or MLflow.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from autodl import space
+from autodl.errors import SpecError
+from autodl.fields import Section, flag, fraction, hyper, one_of, positive_int
+
+ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "tanh", "sigmoid", "leaky_relu")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+PRUNERS = ("none", "median", "percentile", "successive_halving", "hyperband")
+STRATEGIES = ("random", "tpe")
+OBJECTIVE_METRICS = ("dev_accuracy", "dev_loss")
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+
+
+class SplitSpec(Section):
+    """Fractions of the examples in each split; they must add up to 1."""
+
+    train: float = Field(0.7, gt=0, lt=1)
+    train_dev: float = Field(0.1, ge=0, lt=1)
+    dev: float = Field(0.1, gt=0, lt=1)
+    test: float = Field(0.1, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitSpec:
+        total = self.train + self.train_dev + self.dev + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"the split fractions must add up to 1, but they add up to {total:g} (fractions "
+                "left out default to train 0.7, train_dev 0.1, dev 0.1, test 0.1)"
+            )
+        return self
+
+    def fractions(self) -> dict[str, float]:
+        return {"train": self.train, "train_dev": self.train_dev, "dev": self.dev, "test": self.test}
+
+
+class DataSpec(Section):
+    """Where the examples are and how to split them."""
+
+    source: str = Field(
+        description="A built-in name (digits), keras:<name>, or a file or folder relative to "
+        "the spec file."
+    )
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    split: SplitSpec = SplitSpec()
+
+
+class CnnSpec(Section):
+    """Convolutional network for images: conv blocks, then a dense head."""
+
+    family: Literal["cnn"]
+    blocks: positive_int() = 2
+    filters: positive_int() = 32
+    filters_growth: one_of("double", "constant") = "double"
+    kernel_size: positive_int() = 3
+    pooling: one_of("max", "avg", "none") = "max"
+    batch_norm: flag() = False
+    activation: one_of(*ACTIVATIONS) = "relu"
+    dropout: fraction(0.95) = 0.25
+    dense_layers: positive_int(0) = 1
+    dense_units: positive_int() = 128
+    head: one_of("flatten", "global_avg") = "flatten"
+
+
+class RnnSpec(Section):
+    """Recurrent network for text: vectorize, embed, recurrent layers, dense head."""
+
+    family: Literal["rnn"]
+    vocab_size: positive_int(2) = 10000
+    sequence_length: positive_int() = 64
+    embedding_dim: positive_int() = 64
+    cell: one_of("lstm", "gru", "simple") = "lstm"
+    units: positive_int() = 64
+    layers: positive_int() = 1
+    bidirectional: flag() = False
+    dropout: fraction(0.95) = 0.0
+    recurrent_dropout: fraction(0.95) = 0.0
+    dense_units: positive_int(0) = 0
+    head_dropout: fraction(0.95) = 0.0
+
+
+class MlpSpec(Section):
+    """Fully connected network for tables (or flattened images)."""
+
+    family: Literal["mlp"]
+    layers: positive_int() = 2
+    units: positive_int() = 64
+    activation: one_of(*ACTIVATIONS) = "relu"
+    batch_norm: flag() = False
+    dropout: fraction(0.95) = 0.0
+
+
+MODEL_SPECS: dict[str, type[Section]] = {"cnn": CnnSpec, "rnn": RnnSpec, "mlp": MlpSpec}
+ModelSpec = Annotated[Union[CnnSpec, RnnSpec, MlpSpec], Field(discriminator="family")]
+
+
+class OptimizerSpec(Section):
+    """The optimizer and its settings; each may be searched."""
+
+    name: one_of(*OPTIMIZERS) = "adam"
+    learning_rate: hyper(space.ValueKind(float, minimum=1e-12)) = space.FloatRange(
+        1e-4, 1e-1, "log"
+    )
+    momentum: fraction(0.9999) = 0.0
+    beta_1: fraction(0.9999) = 0.9
+    beta_2: fraction(0.99999) = 0.999
+    weight_decay: fraction() = 0.004
+    clipnorm: hyper(space.ValueKind(float, minimum=1e-9, nullable=True)) = None
+
+
+class TrainingSpec(Section):
+    """How long and in what batches each trial trains."""
+
+    epochs: positive_int() = 10
+    batch_size: positive_int() = 32
+    early_stopping: int | None = Field(
+        None, ge=1, description="Stop after this many epochs without a better dev loss."
+    )
+
+
+class PrunerSpec(Section):
+    """Which Optuna pruner stops hopeless trials, and when it may start."""
+
+    name: Literal["none", "median", "percentile", "successive_halving", "hyperband"] = "median"
+    warmup_epochs: int = Field(2, ge=0, description="Epochs each trial runs before it can be pruned.")
+    startup_trials: int = Field(5, ge=0, description="Trials that finish before pruning starts.")
+    percentile: float = Field(25.0, gt=0, lt=100, description="For name: percentile.")
+
+
+class ObjectiveSpec(Section):
+    """The one metric the search optimizes."""
+
+    metric: str = "dev_accuracy"
+    direction: Literal["maximize", "minimize"] | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in OBJECTIVE_METRICS:
+            hint = difflib.get_close_matches(value, OBJECTIVE_METRICS, n=1)
+            did = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ValueError(f"expected one of {', '.join(OBJECTIVE_METRICS)}{did}")
+        return value
+
+    @property
+    def resolved_direction(self) -> Literal["maximize", "minimize"]:
+        """The given direction, or the natural one for the metric (minimize losses)."""
+        if self.direction is not None:
+            return self.direction
+        return "minimize" if self.metric.endswith("loss") else "maximize"
+
+
+class SearchSpec(Section):
+    """How trials are sampled, pruned, budgeted and stored."""
+
+    strategy: Literal["random", "tpe"] = "random"
+    trials: int = Field(20, ge=1, description="Total trials in the study (a resumed study counts "
+                        "the ones it already has).")
+    timeout: float | None = Field(None, gt=0, description="Seconds before no new trial starts.")
+    pruner: PrunerSpec = PrunerSpec()
+    objective: ObjectiveSpec = ObjectiveSpec()
+    storage: str | None = Field(
+        None, description="Optuna storage URL; default: optuna.db beside the MLflow store."
+    )
+
+
+class TrackingSpec(Section):
+    """Where MLflow records the search."""
+
+    uri: str = DEFAULT_TRACKING_URI
+    enabled: bool = True
+
+
+class ExportSpec(Section):
+    """Where the best model is saved."""
+
+    dir: str | None = Field(None, description="Default: best_model/<name>.")
+
+
+class Spec(Section):
+    """A whole search: data, model family and space, optimizer, training, search, tracking."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    seed: int = 0
+    data: DataSpec
+    model: ModelSpec
+    optimizer: OptimizerSpec = OptimizerSpec()
+    training: TrainingSpec = TrainingSpec()
+    search: SearchSpec = SearchSpec()
+    tracking: TrackingSpec = TrackingSpec()
+    export: ExportSpec = ExportSpec()
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _text: str = PrivateAttr(default="")
+    _document: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The spec file's folder: relative data paths start here."""
+        return self._base_dir
+
+    @property
+    def text(self) -> str:
+        """The spec as written, logged with every search."""
+        return self._text
+
+    def searched(self, prefix: str = "spec") -> dict[str, space.Distribution]:
+        """Every searched hyperparameter, keyed ``section.field``."""
+        found: dict[str, space.Distribution] = {}
+        for section in ("model", "optimizer", "training"):
+            found.update(getattr(self, section).searched(section))
+        return found
+
+    def sections(self) -> dict[str, Section]:
+        """The sections whose fields are hyperparameters."""
+        return {"model": self.model, "optimizer": self.optimizer, "training": self.training}
+
+    def with_overrides(self, **changes: Any) -> Spec:
+        """A copy with command-line overrides applied; keys are dotted paths, ``None`` skipped."""
+        data = copy.deepcopy(self._document)
+        for dotted, value in changes.items():
+            if value is None:
+                continue
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = value
+        return _validate(data, self._base_dir, self._text, "command line")
+
+
+def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_errors(exc, where, data)) from None
+    spec._base_dir = base_dir
+    spec._text = text
+    spec._document = data
+    return spec
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate the YAML spec at ``path`` or raise ``SpecError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"Spec file not found: {path}. Pass the path of a YAML spec file.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{path}: YAML syntax error{where}: {problem}.") from None
+    if data is None:
+        raise SpecError(f"{path} is empty: a spec needs at least name, data and model.")
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"{path}: a spec is a mapping of sections (name, data, model, ...). "
+            f"Received: spec={data!r}"
+        )
+    return _validate(data, path.parent.resolve(), text, str(path))
+
+
+def _loc_path(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    """Dotted path parts, without pydantic's union-tag step (``model.cnn.filters``)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] == "model" and parts[1] in MODEL_SPECS:
+        del parts[1]
+    return tuple(parts)
+
+
+def _section_at(parts: tuple[str, ...], raw: Any) -> type[Section] | None:
+    """The spec section class found by walking ``parts`` from the top."""
+    cls: type[Section] = Spec
+    for part in parts:
+        if part == "model" and cls is Spec:
+            family = raw.get("model", {}).get("family") if isinstance(raw, dict) else None
+            found = MODEL_SPECS.get(family) if isinstance(family, str) else None
+            if found is None:
+                return None
+            cls = found
+            continue
+        field = cls.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, Section)):
+            return None
+        cls = annotation
+    return cls
+
+
+def format_errors(exc: ValidationError, where: str, document: Any) -> str:
+    """One line per problem: dotted path, what was wrong, and ``Received: path=value``."""
+    lines = [f"Invalid spec {where}:"]
+    for error in exc.errors(include_url=False):
+        parts = _loc_path(error["loc"])
+        dotted = ".".join(parts) or "spec"
+        kind = error["type"]
+        value = error.get("input")
+        if kind == "extra_forbidden":
+            section = _section_at(parts[:-1], document)
+            valid = list(section.model_fields) if section else []
+            hint = difflib.get_close_matches(parts[-1], valid, n=1, cutoff=0.6)
+            did = f"; did you mean {'.'.join(parts[:-1] + (hint[0],))!r}?" if hint else "."
+            allowed = f" Allowed keys: {', '.join(valid)}." if valid and not hint else ""
+            lines.append(f"  {dotted}: unknown key{did}{allowed} Received: {dotted}={value!r}")
+        elif kind == "missing":
+            lines.append(f"  {dotted}: missing required key.")
+        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            family = value.get("family") if isinstance(value, dict) else None
+            hint = difflib.get_close_matches(str(family), list(MODEL_SPECS), n=1)
+            did = f"; did you mean {hint[0]!r}?" if hint and family is not None else "."
+            lines.append(
+                f"  {dotted}.family: expected one of {', '.join(MODEL_SPECS)}{did} "
+                f"Received: {dotted}.family={family!r}"
+            )
+        else:
+            message = re.sub(r"^(Value error|Assertion failed), ", "", error["msg"]).rstrip(".")
+            stop = "" if message.endswith("?") else "."
+            lines.append(f"  {dotted}: {message}{stop} Received: {dotted}={value!r}")
+    return "\n".join(lines)
+

@@ -1,0 +1,153 @@
+"""Train one trial: build, compile, fit with pruning and a NaN guard, and measure the result.
+
+Knows nothing of Optuna or MLflow: the search passes a ``should_prune`` callable and epoch
+listeners, and gets a ``TrialOutcome`` back.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from autodl.backend import load_keras
+from autodl.data.dataset import Dataset
+from autodl.models import build_model
+from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
+
+keras = load_keras()
+
+KERAS_TO_METRIC = {"loss": "loss", "accuracy": "accuracy", "val_loss": "dev_loss",
+                   "val_accuracy": "dev_accuracy"}
+
+
+def make_optimizer(cfg: dict[str, Any]) -> Any:
+    """A Keras optimizer from a sampled ``optimizer`` section."""
+    common: dict[str, Any] = {"learning_rate": cfg["learning_rate"]}
+    if cfg.get("clipnorm") is not None:
+        common["clipnorm"] = cfg["clipnorm"]
+    name = cfg["name"]
+    if name == "sgd":
+        return keras.optimizers.SGD(momentum=cfg["momentum"], **common)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(momentum=cfg["momentum"], **common)
+    betas = {"beta_1": cfg["beta_1"], "beta_2": cfg["beta_2"]}
+    if name == "adamw":
+        return keras.optimizers.AdamW(weight_decay=cfg["weight_decay"], **betas, **common)
+    return keras.optimizers.Adam(**betas, **common)
+
+
+def loss_and_metrics(task: str) -> tuple[str, list[str]]:
+    """The loss and Keras metrics that fit the task."""
+    if task == "binary":
+        return "binary_crossentropy", ["accuracy"]
+    if task == "multiclass":
+        return "sparse_categorical_crossentropy", ["accuracy"]
+    return "mse", ["mae"]
+
+
+def rename(logs: dict[str, Any]) -> dict[str, float]:
+    """Keras log keys to autodl metric names (``val_accuracy`` -> ``dev_accuracy``)."""
+    return {KERAS_TO_METRIC.get(k, k.replace("val_", "dev_")): float(v) for k, v in logs.items()}
+
+
+class _EpochMonitor(keras.callbacks.Callback):
+    """Forwards each epoch's metrics, stops on NaN loss, and asks whether to prune."""
+
+    def __init__(self, objective: str, should_prune: PruneCheck, listeners: list[EpochListener]):
+        super().__init__()
+        self.objective = objective
+        self.should_prune = should_prune
+        self.listeners = listeners
+        self.pruned_epoch: int | None = None
+        self.nan_reason: str | None = None
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        metrics = rename(logs or {})
+        number = epoch + 1
+        for key, value in metrics.items():
+            self.history.setdefault(key, []).append(value)
+        for listener in self.listeners:
+            listener(number, metrics)
+        loss = metrics.get("loss", 0.0)
+        if not math.isfinite(loss):
+            self.nan_reason = f"loss became {loss} at epoch {number}"
+            self.model.stop_training = True
+            return
+        value = metrics.get(self.objective)
+        if value is not None and math.isfinite(value) and self.should_prune(number, value):
+            self.pruned_epoch = number
+            self.model.stop_training = True
+
+
+def evaluate_splits(model: Any, data: Dataset, batch_size: int) -> dict[str, float]:
+    """Loss and metrics on every non-empty split except test (kept for the final model)."""
+    results: dict[str, float] = {}
+    for name in ("train", "train_dev", "dev"):
+        split = data.splits[name]
+        if len(split) == 0:
+            continue
+        scores = model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
+        results.update({f"{name}_{key}": float(v) for key, v in scores.items()})
+    return results
+
+
+def run_trial(
+    config: dict[str, dict[str, Any]],
+    data: Dataset,
+    objective: str,
+    seed: int,
+    should_prune: PruneCheck,
+    listeners: list[EpochListener],
+) -> TrialOutcome:
+    """Build, compile and fit one configuration; measure it on each split when it completes."""
+    started = time.perf_counter()
+    keras.utils.clear_session(free_memory=True)
+    gc.collect()
+    keras.utils.set_random_seed(seed)
+    train_cfg = config["training"]
+    model = build_model(config["model"], data)
+    loss, metrics = loss_and_metrics(data.task)
+    model.compile(optimizer=make_optimizer(config["optimizer"]), loss=loss, metrics=metrics)
+    monitor = _EpochMonitor(objective, should_prune, listeners)
+    callbacks: list[Any] = [monitor]
+    if train_cfg.get("early_stopping"):
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=train_cfg["early_stopping"], restore_best_weights=True
+            )
+        )
+    dev = data.splits["dev"]
+    model.fit(
+        data.train.x,
+        data.train.y,
+        validation_data=(dev.x, dev.y),
+        epochs=train_cfg["epochs"],
+        batch_size=train_cfg["batch_size"],
+        callbacks=callbacks,
+        verbose=0,
+    )
+    outcome = TrialOutcome(
+        state="complete",
+        history=monitor.history,
+        epochs=len(monitor.history.get("loss", [])),
+        params_count=int(model.count_params()),
+    )
+    if monitor.nan_reason is not None:
+        outcome.state, outcome.reason = "failed", monitor.nan_reason
+    elif monitor.pruned_epoch is not None:
+        outcome.state, outcome.pruned_epoch = "pruned", monitor.pruned_epoch
+        outcome.value = monitor.history[objective][-1]
+    else:
+        outcome.metrics = evaluate_splits(model, data, train_cfg["batch_size"])
+        outcome.value = outcome.metrics[objective]
+        if not np.isfinite(outcome.value):
+            outcome.state, outcome.reason = "failed", f"{objective} is {outcome.value}"
+        else:
+            outcome.model = model
+    outcome.duration_s = time.perf_counter() - started
+    return outcome

@@ -1,0 +1,160 @@
+"""End to end: the real CLI on real data, then MLflow, the study and the saved model read back.
+
+Marked slow (they train networks); CI runs them too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from autodl.cli import app
+from tests.conftest import REPO, SENTENCES
+
+pytestmark = pytest.mark.slow
+SPACES = REPO / "search_spaces"
+
+
+def shrunk(name: str, folder: Path, epochs: int, **search: object) -> Path:
+    """A shipped spec with fewer epochs (and other search settings) for a quick run."""
+    spec = yaml.safe_load((SPACES / name).read_text())
+    spec["training"]["epochs"] = epochs
+    spec["search"].update(search)
+    path = folder / name
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def runs_of(experiment: str) -> tuple[object, object]:
+    import mlflow
+
+    mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=[experiment])
+    parents = runs[runs["tags.mlflow.parentRunId"].isna()]
+    children = runs[runs["tags.mlflow.parentRunId"].notna()]
+    return parents, children
+
+
+def test_digits_search_tracks_every_trial_saves_the_best_and_resumes(project: Path) -> None:
+    spec = shrunk("digits_cnn.yaml", project, epochs=4, trials=4)
+    result = CliRunner().invoke(app, ["search", str(spec), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "digits-cnn: stopped (reached 4 trials)" in result.output
+    assert "Best trial #" in result.output and "model.learning_rate" not in result.output
+
+    parents, children = runs_of("digits-cnn")
+    assert len(parents) == 1 and len(children) == 4
+    parent_id = parents.iloc[0]["run_id"]
+    assert set(children["tags.mlflow.parentRunId"]) == {parent_id}
+    assert set(children["tags.state"]) <= {"complete", "pruned"}
+    assert parents.iloc[0]["status"] == "FINISHED"
+
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient("sqlite:///mlruns/mlflow.db")
+    first = children[children["tags.mlflow.runName"] == "trial-0"].iloc[0]
+    history = client.get_metric_history(first["run_id"], "dev_accuracy")
+    assert [m.step for m in history][:4] == [1, 2, 3, 4]
+    assert {"loss", "accuracy", "dev_loss", "dev_accuracy"} <= {
+        k.removeprefix("metrics.") for k in children.columns if k.startswith("metrics.")
+    }
+    assert first["params.optimizer.learning_rate"] is not None
+    artifacts = {a.path for a in client.list_artifacts(parent_id)}
+    assert {"spec.yaml", "best_trial.json", "best_model"} <= artifacts
+
+    folder = project / "best_model" / "digits-cnn"
+    record = json.loads((folder / "best.json").read_text())
+    assert record["objective"]["metric"] == "dev_accuracy"
+    assert record["objective"]["value"] == pytest.approx(record["metrics"]["dev_accuracy"])
+    assert {"train_accuracy", "train_dev_accuracy", "dev_accuracy", "test_accuracy"} <= set(record["metrics"])
+    assert record["class_names"] == [str(i) for i in range(10)]
+    assert parents.iloc[0]["tags.best_trial"] == str(record["trial"])
+
+    import keras
+    from sklearn.datasets import load_digits
+
+    model = keras.saving.load_model(folder / "model.keras")
+    digits = load_digits()
+    probabilities = model.predict(digits.images[:200, :, :, None].astype("float32"), verbose=0)
+    assert probabilities.shape == (200, 10)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    assert np.mean(probabilities.argmax(axis=1) == digits.target[:200]) > 0.5
+
+    import optuna
+
+    study = optuna.load_study(study_name="digits-cnn", storage="sqlite:///mlruns/optuna.db")
+    assert len(study.trials) == 4
+
+    again = CliRunner().invoke(app, ["search", str(spec), "--trials", "6", "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert "(2 run now)" in again.output
+    study = optuna.load_study(study_name="digits-cnn", storage="sqlite:///mlruns/optuna.db")
+    assert [t.number for t in study.trials] == list(range(6))
+    parents, children = runs_of("digits-cnn")
+    assert list(parents["run_id"]) == [parent_id]
+    assert len(children) == 6
+
+
+def test_sentiment_rnn_on_local_sentences_predicts_raw_text(project: Path) -> None:
+    spec = shrunk("sentiment_lstm.yaml", project, epochs=3, trials=2)
+    result = CliRunner().invoke(app, ["search", str(spec), "--data", str(SENTENCES), "--quiet"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((project / "best_model" / "sentiment-lstm" / "best.json").read_text())
+    assert record["task"] == "binary" and record["class_names"] == ["0", "1"]
+    assert record["data"]["sizes"] == {"train": 2100, "train_dev": 300, "dev": 300, "test": 300}
+    assert record["hyperparameters"]["model.cell"] in ("lstm", "gru")
+
+    import keras
+
+    model = keras.saving.load_model(project / "best_model" / "sentiment-lstm" / "model.keras")
+    sentences = np.array(["I loved this phone, it works great", "Terrible. Broke after a day."], dtype=object)
+    out = model.predict(sentences, verbose=0)
+    assert out.shape == (2, 1) and np.all((out >= 0) & (out <= 1))
+    _, children = runs_of("sentiment-lstm")
+    assert len(children) == 2
+
+
+def test_keras_dataset_offline_is_a_clear_error(project: Path) -> None:
+    result = CliRunner().invoke(app, ["search", str(SPACES / "sentiment_lstm.yaml"), "--quiet"])
+    assert result.exit_code == 2
+    flat = result.output.replace("\n", " ")
+    error = flat[flat.index("Error: "):]
+    assert error.startswith("Error: Could not load keras:imdb: Keras downloads it on first use and that failed")
+    assert "point --data at data on disk." in flat
+    assert "Traceback" not in result.output
+
+
+def _autodl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "autodl", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_digits_demo_spec_reaches_097_in_the_console_script(project: Path) -> None:
+    """The README's demo as shipped: at least 20 trials with median pruning, best dev >= 0.97."""
+    out = _autodl("search", str(SPACES / "digits_cnn.yaml"), cwd=project)
+    assert out.returncode == 0, out.stdout + out.stderr
+    record = json.loads((project / "best_model" / "digits-cnn" / "best.json").read_text())
+    assert record["objective"]["value"] >= 0.97
+    import optuna
+
+    study = optuna.load_study(study_name="digits-cnn", storage="sqlite:///mlruns/optuna.db")
+    assert len(study.trials) >= 20
+    assert "WARNING: All log messages before absl" not in out.stderr
+    assert "trial 0 " in out.stderr
+
+
+def test_sentiment_spec_reaches_078_on_the_shared_sentences(project: Path) -> None:
+    out = _autodl("search", str(SPACES / "sentiment_lstm.yaml"), "--data", str(SENTENCES), "--quiet", cwd=project)
+    assert out.returncode == 0, out.stdout + out.stderr
+    record = json.loads((project / "best_model" / "sentiment-lstm" / "best.json").read_text())
+    assert record["objective"]["value"] >= 0.78

@@ -1,0 +1,249 @@
+"""Spec loading and validation: good specs load, bad ones give one exact, dotted message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autodl.errors import SpecError
+from autodl.space import Choice, FloatRange, IntRange
+from autodl.spec import load_spec
+from tests.conftest import REPO, minimal_spec
+
+SPACES = sorted((REPO / "search_spaces").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPACES, ids=[p.name for p in SPACES])
+def test_every_shipped_spec_validates(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.name
+    assert spec.searched(), "a shipped search space searches something"
+
+
+def test_minimal_spec_gets_good_practice_defaults(write_spec: Callable[..., Path]) -> None:
+    spec = load_spec(write_spec(minimal_spec()))
+    assert spec.optimizer.learning_rate == FloatRange(1e-4, 1e-1, "log")
+    assert spec.search.strategy == "random" and spec.search.pruner.name == "median"
+    assert spec.search.objective.resolved_direction == "maximize"
+    assert spec.tracking.uri == "sqlite:///mlruns/mlflow.db"
+    assert spec.data.split.fractions() == {"train": 0.7, "train_dev": 0.1, "dev": 0.1, "test": 0.1}
+
+
+def test_distributions_in_every_section(write_spec: Callable[..., Path]) -> None:
+    spec = load_spec(
+        write_spec(
+            minimal_spec(
+                model={"family": "cnn", "blocks": {"int": [1, 3]}, "filters": {"choice": [16, 32]}},
+                training={"batch_size": {"choice": [32, 64]}, "epochs": 4},
+            )
+        )
+    )
+    assert spec.searched() == {
+        "model.blocks": IntRange(1, 3),
+        "model.filters": Choice((16, 32)),
+        "optimizer.learning_rate": FloatRange(1e-4, 1e-1, "log"),
+        "training.batch_size": Choice((32, 64)),
+    }
+
+
+def test_loss_objective_minimizes_by_default(write_spec: Callable[..., Path]) -> None:
+    spec = load_spec(write_spec(minimal_spec(search={"objective": {"metric": "dev_loss"}})))
+    assert spec.search.objective.resolved_direction == "minimize"
+
+
+def test_overrides_revalidate(write_spec: Callable[..., Path]) -> None:
+    spec = load_spec(write_spec(minimal_spec()))
+    changed = spec.with_overrides(**{"search.trials": 3, "seed": 7, "tracking.uri": None})
+    assert (changed.search.trials, changed.seed) == (3, 7)
+    assert changed.model.filters == spec.model.filters
+    with pytest.raises(SpecError, match=r"search.trials: Input should be greater than or equal to 1"):
+        spec.with_overrides(**{"search.trials": 0})
+
+
+BAD_SPECS: list[tuple[str, dict | str, str]] = [
+    ("unknown top-level key", {**minimal_spec(), "serach": {}},
+     "  serach: unknown key; did you mean 'search'? Received: serach={}"),
+    ("misspelled model key", minimal_spec(model={"family": "cnn", "filtres": 32}),
+     "  model.filtres: unknown key; did you mean 'model.filters'? Received: model.filtres=32"),
+    ("misspelled nested key", minimal_spec(search={"pruner": {"name": "median", "warmup": 2}}),
+     "  search.pruner.warmup: unknown key; did you mean 'search.pruner.warmup_epochs'? "
+     "Received: search.pruner.warmup=2"),
+    ("unknown key without a close match", minimal_spec(training={"zzz": 1}),
+     "  training.zzz: unknown key. Allowed keys: epochs, batch_size, early_stopping. "
+     "Received: training.zzz=1"),
+    ("wrong type", minimal_spec(training={"epochs": "ten"}),
+     "  training.epochs: expected an integer >= 1 or a distribution. Received: training.epochs='ten'"),
+    ("float where int", minimal_spec(model={"family": "cnn", "filters": 3.5}),
+     "  model.filters: expected an integer >= 1 or a distribution. Received: model.filters=3.5"),
+    ("bool where int", minimal_spec(model={"family": "cnn", "blocks": True}),
+     "  model.blocks: expected an integer >= 1 or a distribution. Received: model.blocks=True"),
+    ("low > high", minimal_spec(model={"family": "cnn", "blocks": {"int": [4, 2]}}),
+     "  model.blocks: low must be <= high, but got low=4, high=2. "
+     "Received: model.blocks={'int': [4, 2]}"),
+    ("float low > high", minimal_spec(optimizer={"learning_rate": {"float": [0.1, 0.001], "scale": "log"}}),
+     "  optimizer.learning_rate: low must be <= high, but got low=0.1, high=0.001. "
+     "Received: optimizer.learning_rate={'float': [0.1, 0.001], 'scale': 'log'}"),
+    ("unknown scale", minimal_spec(optimizer={"learning_rate": {"float": [1e-4, 0.1], "scale": "log10"}}),
+     "  optimizer.learning_rate: scale must be one of linear, log, inv_log, but got scale='log10'. "
+     "Received: optimizer.learning_rate={'float': [0.0001, 0.1], 'scale': 'log10'}"),
+    ("log scale at zero", minimal_spec(optimizer={"learning_rate": {"float": [0.0, 0.1], "scale": "log"}}),
+     "  optimizer.learning_rate: expected a number >= 1e-12 or a distribution. "
+     "Received: optimizer.learning_rate={'float': [0.0, 0.1], 'scale': 'log'}"),
+    ("inv_log reaching 1", minimal_spec(optimizer={"beta_1": {"float": [0.9, 0.9999], "scale": "inv_log"},
+                                                    "momentum": {"float": [0.5, 1.5]}}),
+     "  optimizer.momentum: expected a number in [0.0, 0.9999] or a distribution. "
+     "Received: optimizer.momentum={'float': [0.5, 1.5]}"),
+    ("unknown distribution", minimal_spec(model={"family": "cnn", "dropout": {"uniform": [0, 0.5]}}),
+     "  model.dropout: expected a fixed value or one of {int: [low, high]}, {float: [low, high], "
+     "scale: linear|log|inv_log}, {choice: [...]}. Received: model.dropout={'uniform': [0, 0.5]}"),
+    ("misspelled distribution", minimal_spec(model={"family": "cnn", "dropout": {"flaot": [0, 0.5]}}),
+     "  model.dropout: expected a fixed value or one of {int: [low, high]}, {float: [low, high], "
+     "scale: linear|log|inv_log}, {choice: [...]}; did you mean 'float'? "
+     "Received: model.dropout={'flaot': [0, 0.5]}"),
+    ("empty choice", minimal_spec(model={"family": "cnn", "filters": {"choice": []}}),
+     "  model.filters: choice needs a non-empty list of values. Received: model.filters={'choice': []}"),
+    ("bad value inside choice", minimal_spec(model={"family": "rnn", "cell": {"choice": ["lstm", "grue"]}}),
+     "  model.cell: expected one of 'lstm', 'gru', 'simple'; did you mean 'gru'? "
+     "Received: model.cell={'choice': ['lstm', 'grue']}"),
+    ("unknown option", minimal_spec(optimizer={"name": "adma"}),
+     "  optimizer.name: expected one of 'adam', 'adamw', 'sgd', 'rmsprop'; did you mean 'adam'? "
+     "Received: optimizer.name='adma'"),
+    ("unknown family", minimal_spec(model={"family": "cnnn"}),
+     "  model.family: expected one of cnn, rnn, mlp; did you mean 'cnn'? Received: model.family='cnnn'"),
+    ("missing family", minimal_spec(model={"filters": 3}),
+     "  model.family: expected one of cnn, rnn, mlp. Received: model.family=None"),
+    ("missing data", {"name": "x", "model": {"family": "cnn"}}, "  data: missing required key."),
+    ("missing name", {"data": {"source": "digits"}, "model": {"family": "cnn"}},
+     "  name: missing required key."),
+    ("bad name", minimal_spec(name="my study!"),
+     "  name: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]*$'. Received: name='my study!'"),
+    ("split not summing to 1", minimal_spec(data={"source": "digits", "split": {"train": 0.8, "dev": 0.3}}),
+     "  data.split: the split fractions must add up to 1, but they add up to 1.3 (fractions left "
+     "out default to train 0.7, train_dev 0.1, dev 0.1, test 0.1). "
+     "Received: data.split={'train': 0.8, 'dev': 0.3}"),
+    ("unknown objective", minimal_spec(search={"objective": {"metric": "dev_acc"}}),
+     "  search.objective.metric: expected one of dev_accuracy, dev_loss; did you mean 'dev_accuracy'? "
+     "Received: search.objective.metric='dev_acc'"),
+    ("bad direction", minimal_spec(search={"objective": {"direction": "up"}}),
+     "  search.objective.direction: Input should be 'maximize' or 'minimize'. "
+     "Received: search.objective.direction='up'"),
+    ("unknown pruner", minimal_spec(search={"pruner": {"name": "medain"}}),
+     "  search.pruner.name: Input should be 'none', 'median', 'percentile', 'successive_halving' or "
+     "'hyperband'. Received: search.pruner.name='medain'"),
+    ("zero trials", minimal_spec(search={"trials": 0}),
+     "  search.trials: Input should be greater than or equal to 1. Received: search.trials=0"),
+    ("unknown strategy", minimal_spec(search={"strategy": "grid_search"}),
+     "  search.strategy: Input should be 'random' or 'tpe'. Received: search.strategy='grid_search'"),
+    ("int step zero", minimal_spec(model={"family": "cnn", "filters": {"int": [8, 64], "step": 0}}),
+     "  model.filters: step must be a positive integer, but got step=0. "
+     "Received: model.filters={'int': [8, 64], 'step': 0}"),
+    ("section not a mapping", minimal_spec(training=[1, 2]),
+     "  training: Input should be a valid dictionary or instance of TrainingSpec. Received: training=[1, 2]"),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "expected"), BAD_SPECS, ids=[c[0] for c in BAD_SPECS])
+def test_bad_spec_message(
+    case: str, content: dict | str, expected: str, write_spec: Callable[..., Path]
+) -> None:
+    path = write_spec(content)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"Invalid spec {path}:"
+    assert lines[1:] == [expected]
+
+
+def test_several_problems_are_all_listed(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(minimal_spec(training={"epochs": 0, "batch_size": "big"}))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert str(info.value).splitlines()[1:] == [
+        "  training.epochs: expected an integer >= 1 or a distribution. Received: training.epochs=0",
+        "  training.batch_size: expected an integer >= 1 or a distribution. "
+        "Received: training.batch_size='big'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "is empty: a spec needs at least name, data and model."),
+        ("# only a comment\n", "is empty: a spec needs at least name, data and model."),
+        ("name: x\ndata: {source: digits\n", "YAML syntax error at line 3, column 1: expected ',' or '}', but got '<stream end>'."),
+        ("name: x\n  bad: indent\n", "YAML syntax error at line 2, column 6: mapping values are not allowed here."),
+        ("- a\n- b\n", "a spec is a mapping of sections (name, data, model, ...). Received: spec=['a', 'b']"),
+    ],
+)
+def test_unreadable_yaml(text: str, expected: str, write_spec: Callable[..., Path]) -> None:
+    path = write_spec(text)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert str(info.value).endswith(expected)
+    assert str(path) in str(info.value)
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="Spec file not found: .*nope.yaml. Pass the path of a YAML spec file."):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_yaml_tags_never_run_code(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = write_spec(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(SpecError, match="YAML syntax error"):
+        load_spec(path)
+    assert not marker.exists()
+
+
+def test_spec_keeps_its_text_and_folder(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(minimal_spec())
+    spec = load_spec(path)
+    assert spec.base_dir == path.parent.resolve()
+    assert yaml.safe_load(spec.text) == minimal_spec()
+
+
+def test_validate_does_not_import_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from autodl.cli import app\n"
+        f"r = CliRunner().invoke(app, ['validate', r'{REPO / 'search_spaces' / 'digits_cnn.yaml'}'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'mlflow', 'optuna') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def _field_paths(cls: type, prefix: str = "") -> set[str]:
+    from autodl.fields import Section
+
+    paths: set[str] = set()
+    for name, field in cls.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Section):
+            paths |= _field_paths(annotation, f"{prefix}{name}.")
+        elif name != "model" or prefix:
+            paths.add(f"{prefix}{name}")
+    return paths
+
+
+def test_docs_cover_every_field_and_no_other() -> None:
+    import re
+
+    from autodl.spec import MODEL_SPECS, Spec
+
+    expected = _field_paths(Spec)
+    for family in MODEL_SPECS.values():
+        expected |= _field_paths(family, "model.")
+    text = (REPO / "docs" / "spec.md").read_text().split("## Top level", 1)[1]
+    documented = set(re.findall(r"^\| `([a-z_.0-9]+)` \|", text, flags=re.M))
+    assert documented == expected

@@ -1,0 +1,88 @@
+"""MLflow tracking: parent and nested runs, metric histories, unreachable servers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from autodl.errors import TrackingError
+from autodl.outcome import TrialOutcome
+from autodl.tracking import MlflowTracker, NullTracker, open_tracker
+
+
+def test_parent_and_nested_trial_runs(project: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = "sqlite:///mlruns/mlflow.db"
+    tracker = MlflowTracker(uri)
+    parent = tracker.start_search(
+        "exp", "name: exp\n", {"storage": "postgresql://u:secret@h/db", "task": "binary"}, None
+    )
+    on_epoch = tracker.trial_started(0, {"model.units": 32, "optimizer.name": "adam"}, seed=7)
+    for epoch, value in enumerate([0.6, 0.7, 0.8], start=1):
+        on_epoch(epoch, {"dev_accuracy": value, "loss": 1 - value})
+    tracker.trial_finished(0, TrialOutcome("complete", value=0.8, epochs=3, params_count=10,
+                                           metrics={"train_accuracy": 0.9, "dev_accuracy": 0.8}))
+    tracker.trial_started(1, {"model.units": 8, "optimizer.name": "sgd"}, seed=8)(1, {"dev_accuracy": 0.1})
+    tracker.trial_finished(1, TrialOutcome("pruned", value=0.1, epochs=1, pruned_epoch=1))
+    tracker.trial_started(2, {"model.units": 4, "optimizer.name": "sgd"}, seed=9)
+    tracker.trial_finished(2, TrialOutcome("failed", reason="loss became nan at epoch 1"))
+    best = {"trial": 0, "metrics": {"dev_accuracy": 0.8}, "hyperparameters": {"model.units": 32}}
+    tracker.end_search(best, {"complete": 1, "pruned": 1, "failed": 1}, None, "FINISHED")
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("exp")
+    assert Path(experiment.artifact_location.removeprefix("file://")) == (project / "mlruns" / "artifacts").resolve()
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"exp-search", "trial-0", "trial-1", "trial-2"}
+    for name in ("trial-0", "trial-1", "trial-2"):
+        assert runs[name].data.tags["mlflow.parentRunId"] == parent
+    assert [runs[f"trial-{i}"].data.tags["state"] for i in range(3)] == ["complete", "pruned", "failed"]
+    assert [runs[f"trial-{i}"].info.status for i in range(3)] == ["FINISHED", "FINISHED", "FAILED"]
+    history = client.get_metric_history(runs["trial-0"].info.run_id, "dev_accuracy")
+    assert [(m.step, round(m.value, 3)) for m in history] == [(1, 0.6), (2, 0.7), (3, 0.8), (3, 0.8)]
+    assert runs["trial-0"].data.params == {"model.units": "32", "optimizer.name": "adam"}
+    assert runs["trial-0"].data.tags["seed"] == "7"
+    assert runs["trial-1"].data.metrics["pruned_epoch"] == 1
+    assert runs["trial-2"].data.tags["fail_reason"] == "loss became nan at epoch 1"
+    top = runs["exp-search"]
+    assert top.info.status == "FINISHED"
+    assert top.data.tags["storage"] == "postgresql://u:***@h/db"
+    assert top.data.tags["best_trial"] == "0" and top.data.tags["best.model.units"] == "32"
+    assert top.data.metrics["best_dev_accuracy"] == 0.8 and top.data.metrics["trials_pruned"] == 1
+    assert {a.path for a in client.list_artifacts(parent)} == {"spec.yaml", "best_trial.json"}
+
+
+def test_resumed_search_reopens_the_parent_run(project: Path) -> None:
+    uri = "sqlite:///mlruns/mlflow.db"
+    first = MlflowTracker(uri)
+    parent = first.start_search("exp", "name: exp\n", {}, None)
+    first.end_search(None, {}, None, "KILLED")
+    second = MlflowTracker(uri)
+    assert second.start_search("exp", "name: exp\n", {}, parent) == parent
+    assert second.client.get_run(parent).info.status == "RUNNING"
+    third = MlflowTracker(uri)
+    assert third.start_search("exp", "name: exp\n", {}, "0123456789abcdef") != parent
+
+
+def test_unreachable_server_fails_fast_with_a_clear_message() -> None:
+    started = time.monotonic()
+    with pytest.raises(TrackingError) as info:
+        MlflowTracker("http://admin:hunter2@127.0.0.1:9")
+    message = str(info.value)
+    assert message.startswith("Cannot reach the MLflow tracking store http://admin:***@127.0.0.1:9: ")
+    assert message.endswith("Start the server, fix tracking.uri / --tracking-uri, or set tracking.enabled: false.")
+    assert "hunter2" not in message
+    assert time.monotonic() - started < 30
+
+
+def test_disabled_tracking_is_a_null_tracker() -> None:
+    tracker = open_tracker(False, "http://127.0.0.1:9")
+    assert isinstance(tracker, NullTracker)
+    tracker.start_search("x", "", {}, None)
+    tracker.trial_started(0, {}, 0)(1, {"loss": 1.0})
+    tracker.trial_finished(0, TrialOutcome("complete", value=1.0))
+    tracker.end_search(None, {}, None, "FINISHED")
+    assert tracker.parent_run_id is None
