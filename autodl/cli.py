@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,11 +150,10 @@ def ui(
             )
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
                "--host", host, "--port", str(port)]
-    stderr_console.print(f"MLflow UI on http://{host}:{port} (Ctrl-C to stop)")
-    try:
-        raise typer.Exit(subprocess.call(command, env=dict(os.environ)))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    stderr_console.print(f"MLflow UI on http://{host}:{port} (Ctrl-C to stop)", markup=False)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
 
 
 def main() -> None:

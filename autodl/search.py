@@ -248,6 +248,7 @@ def optimize(
             outcome = objective(config, seed, should_prune, listeners)
         except KeyboardInterrupt:
             _finish(study, trial, TrialOutcome("failed", reason="interrupted by the user"), observers)
+            ran += 1
             reason = "interrupted"
             break
         except Exception as exc:  # a trial's own error (bad shape, OOM): fail it and go on

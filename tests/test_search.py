@@ -218,6 +218,7 @@ def test_ctrl_c_fails_the_running_trial_and_keeps_the_rest(write_spec, tmp_path)
     calls: list[int] = []
     result = search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
     assert result.stop_reason == "interrupted"
+    assert result.ran == 4
     assert result.counts == {"complete": 3, "pruned": 0, "failed": 1}
     assert result.study.trials[3].user_attrs["fail_reason"] == "interrupted by the user"
 

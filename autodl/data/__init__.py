@@ -29,15 +29,17 @@ def encode_labels(labels: np.ndarray, task: str, source: str) -> tuple[Task, np.
         if numeric is None:
             raise DataError(
                 f"{source}: data.task is regression but the labels are not all numbers "
-                f"(e.g. {as_text[0]!r})."
+                f"(e.g. {str(as_text[0])!r})."
             )
         return "regression", numeric.astype("float32"), ()
-    names = np.unique(as_text)
     if numeric is not None:
-        names = np.array(sorted(names, key=float))
+        as_text = np.array([f"{v:g}" for v in numeric])
+        names = np.array(sorted(np.unique(as_text), key=float))
+    else:
+        names = np.unique(as_text)
     if len(names) < 2:
         raise DataError(
-            f"{source}: the labels have a single class ({names[0]!r}); a classifier needs at "
+            f"{source}: the labels have a single class ({str(names[0])!r}); a classifier needs at "
             "least two."
         )
     if task == "binary" and len(names) != 2:

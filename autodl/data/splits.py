@@ -14,37 +14,88 @@ def split_indices(
     """Partition ``range(len(y))`` by ``fractions`` (summing to 1), stratified unless regression.
 
     Every split with a positive fraction gets at least one example of each class, or a
-    ``DataError`` says how many rows are needed.
+    ``DataError`` says what is missing.
     """
-    from sklearn.model_selection import train_test_split
-
     n = len(y)
-    n_classes = len(np.unique(y)) if task != "regression" else 1
-    needed = {k: f for k, f in fractions.items() if f > 0}
-    smallest = min(needed.values())
-    if n * smallest < n_classes:
-        minimum = int(np.ceil(n_classes / smallest))
+    shares = [fractions[name] for name in SPLITS]
+    n_classes = 1 if task == "regression" else len(np.unique(y))
+    if not _fits(n, shares, n_classes):
+        minimum = next(m for m in range(n + 1, 100 * n + 1000) if _fits(m, shares, n_classes))
+        what = "at least one example" if task == "regression" else (
+            f"at least one example of each of the {n_classes} classes"
+        )
         raise DataError(
-            f"Too few rows to split: {n} examples cannot give every split at least one example "
-            f"of each of the {n_classes} classes with the smallest split fraction {smallest:g}; "
-            f"need at least {minimum} rows or a larger fraction in data.split."
+            f"Too few rows to split: {n} examples cannot give every split {what} with the split "
+            f"fractions {', '.join(f'{k} {v:g}' for k, v in fractions.items())}; need at least "
+            f"{minimum} rows, or larger (or zero) fractions in data.split."
         )
-    remaining = np.arange(n)
-    left = 1.0
-    result: dict[str, np.ndarray] = {}
-    for name in reversed(SPLITS[1:]):
-        share = fractions[name] / left if left > 0 else 0.0
-        if share <= 0:
-            result[name] = remaining[:0]
-            continue
-        stratify = y[remaining] if task != "regression" else None
-        remaining, taken = train_test_split(
-            remaining, test_size=share, random_state=seed, stratify=stratify
+    if task != "regression":
+        _check_rarest_class(y, sum(share > 0 for share in shares))
+    rng = np.random.default_rng(seed)
+    groups = [np.arange(n)] if task == "regression" else [np.flatnonzero(y == c) for c in np.unique(y)]
+    table = _balanced_table([len(g) for g in groups], shares, allocate(n, shares))
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
+    for members, sizes in zip(groups, table):
+        shuffled = rng.permutation(members)
+        bounds = np.cumsum([0, *sizes])
+        for name, start, stop in zip(SPLITS, bounds[:-1], bounds[1:]):
+            parts[name].append(shuffled[start:stop])
+    return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+def _balanced_table(counts: list[int], shares: list[float], totals: list[int]) -> list[list[int]]:
+    """Per-class split sizes whose column sums equal ``totals``.
+
+    Each class is allocated on its own, then single examples move between splits, from the class
+    that exceeds its share most, until every split has its exact size; a class keeps at least one
+    example in a split whenever it can.
+    """
+    table = [allocate(count, shares) for count in counts]
+    while True:
+        sums = [sum(row[j] for row in table) for j in range(len(shares))]
+        over = [j for j, (a, b) in enumerate(zip(sums, totals)) if a > b]
+        if not over:
+            return table
+        src = over[0]
+        dst = next(j for j, (a, b) in enumerate(zip(sums, totals)) if a < b)
+        for keep in (1, 0):
+            movable = [c for c, row in enumerate(table) if row[src] > keep]
+            if movable:
+                break
+        gain = [(table[c][src] - counts[c] * shares[src]) - (table[c][dst] - counts[c] * shares[dst])
+                for c in movable]
+        chosen = movable[int(np.argmax(gain))]
+        table[chosen][src] -= 1
+        table[chosen][dst] += 1
+
+
+def allocate(count: int, shares: list[float]) -> list[int]:
+    """Split ``count`` items by ``shares`` (train first).
+
+    Each held-out split gets ``ceil(count * share)``, as scikit-learn sizes a test split, so small
+    evaluation splits are never rounded away; train gets the rest.
+    """
+    held = [int(np.ceil(count * share - 1e-9)) for share in shares[1:]]
+    while held and sum(held) > count - (1 if shares[0] > 0 else 0) and max(held) > 0:
+        held[int(np.argmax(held))] -= 1
+    return [count - sum(held), *held]
+
+
+def _fits(n: int, shares: list[float], n_classes: int) -> bool:
+    """Whether ``n`` rows give every used split room for one example of each class."""
+    return all(size >= n_classes for size, share in zip(allocate(n, shares), shares) if share > 0)
+
+
+def _check_rarest_class(y: np.ndarray, n_splits: int) -> None:
+    """Every class needs one example per used split."""
+    names, counts = np.unique(y, return_counts=True)
+    rarest = int(np.argmin(counts))
+    if counts[rarest] < n_splits:
+        raise DataError(
+            f"Class {names[rarest]!s} has {counts[rarest]} example(s), too few to appear in each of "
+            f"the {n_splits} splits; add examples of it, remove it, or set unused split fractions "
+            "to 0 in data.split."
         )
-        result[name] = np.sort(taken)
-        left -= fractions[name]
-    result["train"] = np.sort(remaining)
-    return {name: result[name] for name in SPLITS}
 
 
 def take(x: np.ndarray, y: np.ndarray, indices: dict[str, np.ndarray]) -> dict[str, Split]:

@@ -1,0 +1,57 @@
+"""`autodl ui` serves the project's MLflow store on 127.0.0.1 (read back through the REST API)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from autodl.tracking import MlflowTracker
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ui_serves_the_store_over_rest(project: Path) -> None:
+    tracker = MlflowTracker("sqlite:///mlruns/mlflow.db")
+    parent = tracker.start_search("ui-check", "name: ui-check\n", {}, None)
+    tracker.end_search(None, {"complete": 0}, None, "FINISHED")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "autodl", "ui", "--port", str(port)],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 90
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
+            data=json.dumps({"experiment_ids": ["1"]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        while time.monotonic() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    body = json.loads(response.read())
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+                time.sleep(1)
+        assert body is not None, "the UI did not answer within 90 s"
+        assert [run["info"]["run_id"] for run in body["runs"]] == [parent]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
