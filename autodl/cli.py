@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -129,6 +130,45 @@ def validate(spec: SpecArg) -> None:
         )
         for name, dist in searched.items():
             stdout_console.print(f"  {name}: {describe(dist)}", highlight=False, markup=False)
+
+
+class SampleFormat(str, Enum):
+    """Output formats of ``autodl sample``."""
+
+    table = "table"
+    csv = "csv"
+
+
+@app.command()
+def sample(
+    spec: SpecArg,
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many configurations.")] = 10,
+    output_format: Annotated[
+        SampleFormat, typer.Option("--format", help="table or csv.")
+    ] = SampleFormat.table,
+) -> None:
+    """Print the configurations the search would try first, without training anything."""
+    with user_errors():
+        from autodl.report import print_samples
+        from autodl.search import preview
+        from autodl.spec import load_spec
+
+        loaded = load_spec(spec)
+        names = [p.name for p in loaded.parameters() if p.searched]
+        if not names:
+            raise AutodlError(f"{spec} searches nothing: every hyperparameter has a fixed value.")
+        rows = [s.params for s in preview(loaded, n)]
+        print_samples(rows, names, stdout_console, output_format.value)
+
+
+@app.command()
+def schema() -> None:
+    """Print the spec's JSON Schema (for editor completion and inline errors)."""
+    import json
+
+    from autodl.spec import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
 @app.command()

@@ -15,7 +15,6 @@ from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
 from autodl.log import logger
 from autodl.outcome import TrialOutcome
-from autodl.search import flatten
 from autodl.spec import Spec
 
 MODEL_FILE = "model.keras"
@@ -38,7 +37,7 @@ def best_record(spec: Spec, data: Dataset, trial: Any, metrics: dict[str, float]
             "direction": spec.search.objective.resolved_direction,
             "value": trial.value,
         },
-        "hyperparameters": flatten(config),
+        "hyperparameters": trial.user_attrs["params"],
         "config": config,
         "seed": trial.user_attrs.get("seed"),
         "metrics": metrics,

@@ -41,6 +41,14 @@ def _value_schema(kind: space.ValueKind) -> dict[str, Any]:
     return schema
 
 
+WHEN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Apply only when these parameters (section.field) take one of these values.",
+    "additionalProperties": {"anyOf": [{"type": "array", "minItems": 1}, {"not": {"type": "array"}}]},
+    "minProperties": 1,
+}
+
+
 def _hyper_schema(kind: space.ValueKind) -> dict[str, Any]:
     value = _value_schema(kind)
     pair = {"type": "array", "items": value, "minItems": 2, "maxItems": 2}
@@ -48,11 +56,23 @@ def _hyper_schema(kind: space.ValueKind) -> dict[str, Any]:
         value,
         {
             "type": "object",
-            "properties": {"choice": {"type": "array", "items": value, "minItems": 1}},
+            "properties": {
+                "choice": {"type": "array", "items": value, "minItems": 1},
+                "when": WHEN_SCHEMA,
+            },
             "required": ["choice"],
             "additionalProperties": False,
         },
     ]
+    if kind.type is bool:
+        forms.append(
+            {
+                "type": "object",
+                "properties": {"bool": {"const": True}, "when": WHEN_SCHEMA},
+                "required": ["bool"],
+                "additionalProperties": False,
+            }
+        )
     if kind.type is int:
         forms.append(
             {
@@ -61,6 +81,7 @@ def _hyper_schema(kind: space.ValueKind) -> dict[str, Any]:
                     "int": pair,
                     "step": {"type": "integer", "minimum": 1},
                     "log": {"type": "boolean"},
+                    "when": WHEN_SCHEMA,
                 },
                 "required": ["int"],
                 "additionalProperties": False,
@@ -74,6 +95,7 @@ def _hyper_schema(kind: space.ValueKind) -> dict[str, Any]:
                     "float": pair,
                     "scale": {"enum": list(space.SCALES)},
                     "step": {"type": "number", "exclusiveMinimum": 0},
+                    "when": WHEN_SCHEMA,
                 },
                 "required": ["float"],
                 "additionalProperties": False,

@@ -14,8 +14,19 @@ from rich.logging import RichHandler
 
 logger = logging.getLogger("autodl")
 
-stdout_console = Console(soft_wrap=True)
-stderr_console = Console(stderr=True, soft_wrap=True)
+PIPED_WIDTH = 160
+
+
+def _console(stderr: bool) -> Console:
+    """A console that draws at the terminal's width, or at ``PIPED_WIDTH`` into files and pipes."""
+    console = Console(stderr=stderr, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, soft_wrap=True, width=PIPED_WIDTH)
+    return console
+
+
+stdout_console = _console(stderr=False)
+stderr_console = _console(stderr=True)
 
 
 def configure(quiet: bool = False) -> None:

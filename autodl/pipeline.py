@@ -17,12 +17,9 @@ from autodl.log import interactive, logger
 from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
 from autodl.progress import SearchProgress
 from autodl.search import FINISHED, SearchResult, open_study, optimize
-from autodl.spec import Spec
+from autodl.spec import CLASSIFICATION_METRICS, Spec
 from autodl.stores import default_storage, mask_url
 from autodl.tracking import PARENT_RUN_ATTR, open_tracker
-
-CLASSIFICATION_METRICS = ("dev_accuracy",)
-
 
 @dataclass
 class SearchSummary:
@@ -67,7 +64,7 @@ def run_search(spec: Spec, quiet: bool = False) -> SearchSummary:
     )
     study = open_study(spec, storage)
     data = load_dataset(spec.data, spec.base_dir, spec.seed)
-    models.check_fits(spec.model.family, data)
+    models.check_fits(spec.model, data)
     check_objective(spec, data)
     logger.info(describe_data(data))
     done = len(study.get_trials(deepcopy=False, states=FINISHED))

@@ -1,14 +1,20 @@
-"""The end-of-search report: best trial, its hyperparameters and metrics, trial counts."""
+"""What autodl prints: the end-of-search report and previews of sampled configurations."""
 
 from __future__ import annotations
+
+import csv
+import sys
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autodl.pipeline import SearchSummary
 from autodl.space import describe
 from autodl.stores import mask_url
+
+if TYPE_CHECKING:
+    from autodl.pipeline import SearchSummary
 
 
 def _fmt(value: object) -> str:
@@ -49,3 +55,20 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
             f"{mask_url(summary.tracking_uri)}`",
             markup=False,
         )
+
+
+def print_samples(rows: list[dict[str, Any]], names: list[str], console: Console, fmt: str) -> None:
+    """Sampled configurations as a table or CSV; a parameter inactive in a row is left blank."""
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["sample", *names])
+        for i, row in enumerate(rows):
+            writer.writerow([i, *(row.get(name, "") for name in names)])
+        return
+    table = Table()
+    table.add_column("#", justify="right")
+    for name in names:
+        table.add_column(name, justify="right", overflow="fold")
+    for i, row in enumerate(rows):
+        table.add_row(str(i), *(_fmt(row[name]) if name in row else "-" for name in names))
+    console.print(table)

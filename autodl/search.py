@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autodl import space
+from autodl import params, space
 from autodl.errors import AutodlError, StorageError
 from autodl.log import logger
 from autodl.spec import PrunerSpec, Spec
@@ -138,22 +138,45 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
     return study
 
 
-def sample_config(spec: Spec, trial: optuna.trial.BaseTrial) -> dict[str, dict[str, Any]]:
-    """One configuration: every searched field sampled, every fixed field as given."""
-    config: dict[str, dict[str, Any]] = {}
-    for section_name, section in spec.sections().items():
-        values: dict[str, Any] = {}
-        for name, value in section:
-            if isinstance(value, space.DISTRIBUTION_TYPES):
-                value = space.suggest(trial, f"{section_name}.{name}", value)
-            values[name] = value
-        config[section_name] = values
-    return config
+@dataclass(frozen=True)
+class Sample:
+    """One sampled configuration: every field by section (to build with), and the active
+    hyperparameters by dotted name (to log)."""
+
+    config: dict[str, dict[str, Any]]
+    params: dict[str, Any]
 
 
-def flatten(config: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """``{"model": {"filters": 32}}`` -> ``{"model.filters": 32}``."""
-    return {f"{section}.{key}": value for section, values in config.items() for key, value in values.items()}
+def sample_config(spec: Spec, trial: optuna.trial.BaseTrial) -> Sample:
+    """Sample the active searched parameters; fixed ones as given, inactive ones at their default."""
+    config: dict[str, dict[str, Any]] = {name: {} for name in spec.sections()}
+    config["model"]["family"] = spec.model.family
+    values: dict[str, Any] = {}
+    active: set[str] = set()
+    for param in spec.parameters():
+        if params.applies(param, values, active):
+            active.add(param.name)
+            value = space.suggest(trial, param.name, param.value) if param.searched else param.value
+        else:
+            value = param.default
+        values[param.name] = value
+        section, field_name = param.name.split(".", 1)
+        config[section][field_name] = value
+    return Sample(config, {name: values[name] for name in values if name in active})
+
+
+def preview(spec: Spec, n: int) -> list[Sample]:
+    """The first ``n`` configurations the spec's sampler gives, without training anything.
+
+    With ``strategy: random`` these are exactly trials 0..n-1 of a real search.
+    """
+    study = optuna.create_study(sampler=make_sampler(spec))
+    samples = []
+    for _ in range(n):
+        trial = study.ask()
+        samples.append(sample_config(spec, trial))
+        study.tell(trial, state=TrialState.FAIL)
+    return samples
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -233,12 +256,13 @@ def optimize(
             reason = f"timeout of {timeout:g} s"
             break
         trial = study.ask()
-        config = sample_config(spec, trial)
+        sample = sample_config(spec, trial)
+        config = sample.config
         seed = trial_seed(spec.seed, trial.number)
-        params = flatten(config)
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("config", config)
-        listeners = [o.trial_started(trial.number, params, seed) for o in observers]
+        trial.set_user_attr("params", sample.params)
+        listeners = [o.trial_started(trial.number, sample.params, seed) for o in observers]
 
         def should_prune(epoch: int, value: float, trial: optuna.Trial = trial) -> bool:
             trial.report(value, epoch)

@@ -5,6 +5,10 @@ Any hyperparameter in a spec is either a fixed value or one of:
 * ``{int: [low, high], step: 1, log: false}``
 * ``{float: [low, high], scale: linear | log | inv_log, step: null}``
 * ``{choice: [a, b, ...]}``
+* ``{bool: true}`` (searches true and false)
+
+Each may add ``when: {other.parameter: value or [values]}``: the parameter then applies only in
+trials where the other parameters took those values.
 
 ``log`` spends equal samples on each decade (learning rates). ``inv_log`` samples ``1 - x`` on a
 log scale (momentum, Adam's beta): for [0.9, 0.999] half the samples land above 0.99.
@@ -14,13 +18,14 @@ This module imports neither TensorFlow nor Optuna at load time.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 if TYPE_CHECKING:
     import optuna
 
 Scale = Literal["linear", "log", "inv_log"]
+Conditions = tuple[tuple[str, tuple[Any, ...]], ...]
 SCALES: tuple[str, ...] = ("linear", "log", "inv_log")
 INV_LOG_PREFIX = "1-"
 
@@ -33,6 +38,7 @@ class IntRange:
     high: int
     step: int = 1
     log: bool = False
+    when: Conditions = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class FloatRange:
     high: float
     scale: Scale = "linear"
     step: float | None = None
+    when: Conditions = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Choice:
     """One of a list of values of any YAML type."""
 
     values: tuple[Any, ...]
+    when: Conditions = ()
 
 
 Distribution = Union[IntRange, FloatRange, Choice]
@@ -119,13 +127,14 @@ def _closest(word: str, options: tuple[str, ...] | list[str]) -> str:
 
 
 DIST_KEYS: dict[str, tuple[str, ...]] = {
-    "int": ("int", "step", "log"),
-    "float": ("float", "scale", "step"),
-    "choice": ("choice",),
+    "int": ("int", "step", "log", "when"),
+    "float": ("float", "scale", "step", "when"),
+    "choice": ("choice", "when"),
+    "bool": ("bool", "when"),
 }
 DIST_USAGE = (
     "a fixed value or one of {int: [low, high]}, {float: [low, high], scale: linear|log|inv_log}, "
-    "{choice: [...]}"
+    "{choice: [...]}, {bool: true}"
 )
 
 
@@ -147,17 +156,47 @@ def parse(raw: Any, kind: ValueKind) -> Any:
     for key in raw:
         if key not in DIST_KEYS[tag]:
             raise ValueError(
-                f"unknown key {key!r} in a {tag} distribution{_closest(str(key), DIST_KEYS[tag])}"
+                f"unknown key {key!r} in {'an' if tag == 'int' else 'a'} {tag} distribution"
+                f"{_closest(str(key), DIST_KEYS[tag])}"
                 f" (allowed: {', '.join(DIST_KEYS[tag])})"
             )
+    when = _parse_when(raw["when"]) if "when" in raw else ()
     if tag == "choice":
-        return _parse_choice(raw["choice"], kind)
+        return replace(_parse_choice(raw["choice"], kind), when=when)
+    if tag == "bool":
+        if kind.type is not bool:
+            raise ValueError(f"a bool distribution does not fit here: expected {kind.describe()}")
+        if raw["bool"] is not True:
+            raise ValueError(
+                "bool takes true (search both true and false); for a fixed value write true or "
+                "false without {bool: ...}"
+            )
+        return Choice((False, True), when)
     bounds = raw[tag]
     if not (isinstance(bounds, list) and len(bounds) == 2):
         raise ValueError(f"{tag} needs a list [low, high]")
     if tag == "int":
-        return _parse_int(bounds, raw.get("step", 1), raw.get("log", False), kind)
-    return _parse_float(bounds, raw.get("scale", "linear"), raw.get("step"), kind)
+        return replace(_parse_int(bounds, raw.get("step", 1), raw.get("log", False), kind), when=when)
+    return replace(_parse_float(bounds, raw.get("scale", "linear"), raw.get("step"), kind), when=when)
+
+
+def _parse_when(raw: Any) -> Conditions:
+    """``{optimizer.name: sgd}`` or ``{model.cell: [lstm, gru]}`` -> conditions."""
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(
+            "when needs a mapping of parameter names to a value or a list of values, e.g. "
+            "when: {optimizer.name: sgd}"
+        )
+    conditions = []
+    for name, allowed in raw.items():
+        values = tuple(allowed) if isinstance(allowed, list) else (allowed,)
+        if not isinstance(name, str) or "." not in name or not values:
+            raise ValueError(
+                f"when refers to parameters as section.field with at least one value, but got "
+                f"{name!r}: {allowed!r}"
+            )
+        conditions.append((name, values))
+    return tuple(conditions)
 
 
 def _parse_choice(values: Any, kind: ValueKind) -> Choice:
@@ -225,6 +264,11 @@ def suggest(trial: optuna.trial.BaseTrial, name: str, dist: Distribution) -> Any
 
 def describe(value: Any) -> str:
     """Render a fixed value or distribution the way a user would write it."""
+    if isinstance(value, DISTRIBUTION_TYPES) and value.when:
+        conditions = ", ".join(
+            f"{name} in [{', '.join(_plain(v) for v in allowed)}]" for name, allowed in value.when
+        )
+        return f"{describe(replace(value, when=()))} when {conditions}"
     if isinstance(value, IntRange):
         extra = (f", step {value.step}" if value.step != 1 else "") + (", log" if value.log else "")
         return f"int [{value.low}, {value.high}]{extra}"

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from autodl import space
+from autodl import params, space
 from autodl.errors import SpecError
 from autodl.fields import Section, flag, fraction, hyper, one_of, positive_int
 
@@ -229,6 +229,10 @@ class Spec(Section):
         """The sections whose fields are hyperparameters."""
         return {"model": self.model, "optimizer": self.optimizer, "training": self.training}
 
+    def parameters(self) -> list[params.Param]:
+        """Every hyperparameter, each after the ones its conditions refer to."""
+        return params.ordered(params.collect(self.sections()))
+
     def with_overrides(self, **changes: Any) -> Spec:
         """A copy with command-line overrides applied; keys are dotted paths, ``None`` skipped."""
         data = copy.deepcopy(self._document)
@@ -243,11 +247,39 @@ class Spec(Section):
         return _validate(data, self._base_dir, self._text, "command line")
 
 
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file (draft 2020-12), for editors' YAML language servers."""
+    schema = Spec.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "autodl search spec",
+    }
+
+
+CLASSIFICATION_METRICS = ("dev_accuracy",)
+
+
+def _objective_problems(spec: Spec) -> list[str]:
+    """The objective must be a metric the task produces (checked again once ``auto`` is resolved)."""
+    metric = spec.search.objective.metric
+    if spec.data.task == "regression" and metric in CLASSIFICATION_METRICS:
+        return [
+            f"search.objective.metric: {metric} needs a classification task, but data.task is "
+            f"regression; use dev_loss. Received: search.objective.metric={metric!r}"
+        ]
+    return []
+
+
 def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:
+    """Two passes: each field on its own (pydantic), then checks across fields."""
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(format_errors(exc, where, data)) from None
+    problems = params.check(params.collect(spec.sections())) + _objective_problems(spec)
+    if problems:
+        raise SpecError("\n".join([f"Invalid spec {where}:", *(f"  {p}" for p in problems)]))
     spec._base_dir = base_dir
     spec._text = text
     spec._document = data

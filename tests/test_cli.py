@@ -113,3 +113,106 @@ def test_ui_without_a_store_says_what_to_do(runner: CliRunner, project: Path) ->
         "Error: No MLflow store at mlruns/mlflow.db: run `autodl search SPEC` first, or pass "
         "--tracking-uri."
     )
+
+
+def test_sample_shows_what_the_search_will_try_first(runner: CliRunner, tmp_path: Path) -> None:
+    import optuna
+
+    from autodl import search
+    from autodl.spec import load_spec
+
+    path = REPO / "search_spaces" / "digits_cnn.yaml"
+    result = runner.invoke(app, ["sample", str(path), "-n", "4", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "sample,model.blocks,model.filters,model.kernel_size,model.dropout,model.dense_units,"
+        "optimizer.learning_rate,training.batch_size"
+    )
+    spec = load_spec(path)
+    study = search.open_study(spec, f"sqlite:///{tmp_path / 's.db'}")
+    for i in range(4):
+        trial = study.ask()
+        sample = search.sample_config(spec, trial)
+        row = lines[1 + i].split(",")
+        assert int(row[0]) == i
+        assert int(row[2]) == sample.params["model.filters"]
+        assert float(row[6]) == sample.params["optimizer.learning_rate"]
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def test_sample_leaves_inactive_parameters_blank(runner: CliRunner, write_spec: Callable[..., Path]) -> None:
+    path = write_spec(minimal_spec(optimizer={
+        "name": {"choice": ["adam", "sgd"]},
+        "momentum": {"float": [0.5, 0.9], "when": {"optimizer.name": "sgd"}},
+        "learning_rate": 0.01,
+    }))
+    csv_out = runner.invoke(app, ["sample", str(path), "-n", "30", "--format", "csv"])
+    assert csv_out.exit_code == 0, csv_out.output
+    header, *rows = [line.split(",") for line in csv_out.output.splitlines()]
+    assert header == ["sample", "optimizer.name", "optimizer.momentum"]
+    assert {row[1] for row in rows} == {"adam", "sgd"}
+    for row in rows:
+        assert (row[2] == "") == (row[1] == "adam")
+    table = runner.invoke(app, ["sample", str(path), "-n", "30"])
+    assert table.exit_code == 0 and "optimizer.momentum" in table.output
+    import re
+
+    adam_rows = [line for line in table.output.splitlines() if re.search(r"│\s+adam │", line)]
+    assert adam_rows and all(re.search(r"│\s+- │$", line.rstrip()) for line in adam_rows)
+
+
+def test_sample_of_a_fixed_spec_says_so(runner: CliRunner, write_spec: Callable[..., Path]) -> None:
+    path = write_spec(minimal_spec(optimizer={"learning_rate": 0.001}))
+    result = runner.invoke(app, ["sample", str(path)])
+    assert result.exit_code == 2
+    assert result.output.replace("\n", "") == (
+        f"Error: {path} searches nothing: every hyperparameter has a fixed value."
+    )
+
+
+def test_sample_imports_no_tensorflow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from autodl.cli import app\n"
+        f"r = CliRunner().invoke(app, ['sample', r'{REPO / 'search_spaces' / 'sentiment_lstm.yaml'}', '-n', '3'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print([m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_schema_accepts_the_shipped_specs_and_rejects_mistakes(runner: CliRunner) -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    for path in sorted((REPO / "search_spaces").glob("*.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert errors == [], (path.name, [e.message for e in errors])
+    good = minimal_spec(optimizer={"name": {"choice": ["adam", "sgd"]},
+                                   "momentum": {"float": [0.8, 0.99], "scale": "inv_log",
+                                                "when": {"optimizer.name": "sgd"}}},
+                        model={"family": "cnn", "batch_norm": {"bool": True}})
+    assert list(validator.iter_errors(good)) == []
+    for bad in (
+        minimal_spec(model={"family": "cnn", "filtres": 3}),
+        minimal_spec(optimizer={"learning_rate": {"float": [1e-4, 0.1], "scale": "log10"}}),
+        minimal_spec(model={"family": "lstm"}),
+        minimal_spec(training={"epochs": 0}),
+        {"name": "x", "model": {"family": "cnn"}},
+    ):
+        assert list(validator.iter_errors(bad)), bad

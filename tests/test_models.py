@@ -369,7 +369,7 @@ def test_unknown_family_lists_the_valid_names() -> None:
 )
 def test_check_fits_rejects_the_wrong_kind_of_data(family: str, kind: str, message: str) -> None:
     with pytest.raises(SpecError) as caught:
-        models.check_fits(family, make_dataset(kind, "binary", n=4))
+        models.check_fits(MODEL_SPECS[family](family=family), make_dataset(kind, "binary", n=4))
     assert str(caught.value) == message
 
 
@@ -378,7 +378,7 @@ def test_check_fits_rejects_the_wrong_kind_of_data(family: str, kind: str, messa
     [("cnn", "image"), ("rnn", "text"), ("mlp", "tabular"), ("mlp", "image")],
 )
 def test_check_fits_accepts_the_right_kind_of_data(family: str, kind: str) -> None:
-    assert models.check_fits(family, make_dataset(kind, "binary", n=4)) is None
+    assert models.check_fits(MODEL_SPECS[family](family=family), make_dataset(kind, "binary", n=4)) is None
 
 
 # --- optimizer, loss, metric names --------------------------------------------------------------
@@ -564,3 +564,22 @@ def test_huge_learning_rate_fails_the_trial() -> None:
     assert outcome.state == "failed"
     assert outcome.reason is not None and outcome.reason.startswith("loss became nan")
     assert outcome.model is None and outcome.epochs < 3
+
+
+@pytest.mark.parametrize(
+    ("blocks", "pooling", "ok"),
+    [(3, "max", True), ({"int": [1, 4]}, "max", False), ({"choice": [2, 4]}, "avg", False),
+     (4, "none", True), (4, {"choice": ["none"]}, True), (4, {"choice": ["none", "max"]}, False)],
+)
+def test_cnn_pooling_must_keep_one_pixel(blocks: Any, pooling: Any, ok: bool) -> None:
+    section = MODEL_SPECS["cnn"](family="cnn", blocks=blocks, pooling=pooling)
+    data = make_dataset("image", "binary", n=8, shape=(8, 8, 1))
+    if ok:
+        models.check_fits(section, data)
+        return
+    with pytest.raises(SpecError) as caught:
+        models.check_fits(section, data)
+    assert str(caught.value).startswith(
+        f"model.blocks: 4 pooling blocks shrink the 8x8 input of {data.name} below 1x1; use at most "
+        "3 blocks or pooling: none. Received: model.blocks="
+    )

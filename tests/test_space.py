@@ -38,7 +38,7 @@ def test_distributions_parse() -> None:
         ({"float": [0.9, 1.0], "scale": "inv_log"}, FLOAT,
          "scale=inv_log needs 0 <= low and high < 1, but got [0.9, 1.0]"),
         ({"int": [1, 4], "setp": 2}, INT,
-         "unknown key 'setp' in a int distribution; did you mean 'step'? (allowed: int, step, log)"),
+         "unknown key 'setp' in an int distribution; did you mean 'step'? (allowed: int, step, log, when)"),
         ({"choice": []}, INT, "choice needs a non-empty list of values"),
         ({"uniform": [0, 1]}, FLOAT, "expected a fixed value or one of"),
         ({"float": [1, 2]}, INT, "a float distribution does not fit here: expected an integer >= 1"),

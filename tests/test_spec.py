@@ -100,10 +100,10 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
      "Received: optimizer.momentum={'float': [0.5, 1.5]}"),
     ("unknown distribution", minimal_spec(model={"family": "cnn", "dropout": {"uniform": [0, 0.5]}}),
      "  model.dropout: expected a fixed value or one of {int: [low, high]}, {float: [low, high], "
-     "scale: linear|log|inv_log}, {choice: [...]}. Received: model.dropout={'uniform': [0, 0.5]}"),
+     "scale: linear|log|inv_log}, {choice: [...]}, {bool: true}. Received: model.dropout={'uniform': [0, 0.5]}"),
     ("misspelled distribution", minimal_spec(model={"family": "cnn", "dropout": {"flaot": [0, 0.5]}}),
      "  model.dropout: expected a fixed value or one of {int: [low, high]}, {float: [low, high], "
-     "scale: linear|log|inv_log}, {choice: [...]}; did you mean 'float'? "
+     "scale: linear|log|inv_log}, {choice: [...]}, {bool: true}; did you mean 'float'? "
      "Received: model.dropout={'flaot': [0, 0.5]}"),
     ("empty choice", minimal_spec(model={"family": "cnn", "filters": {"choice": []}}),
      "  model.filters: choice needs a non-empty list of values. Received: model.filters={'choice': []}"),
@@ -142,6 +142,44 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
     ("int step zero", minimal_spec(model={"family": "cnn", "filters": {"int": [8, 64], "step": 0}}),
      "  model.filters: step must be a positive integer, but got step=0. "
      "Received: model.filters={'int': [8, 64], 'step': 0}"),
+    ("when names an unknown parameter",
+     minimal_spec(optimizer={"name": {"choice": ["adam", "sgd"]},
+                             "momentum": {"float": [0.8, 0.99], "when": {"optimizer.nmae": "sgd"}}}),
+     "  optimizer.momentum.when: unknown parameter 'optimizer.nmae'; did you mean 'optimizer.name'? "
+     "Received: optimizer.momentum.when='optimizer.nmae'"),
+    ("when asks for an impossible value",
+     minimal_spec(optimizer={"name": {"choice": ["adam", "sgd"]},
+                             "momentum": {"float": [0.8, 0.99], "when": {"optimizer.name": "rmsprop"}}}),
+     "  optimizer.momentum.when: optimizer.name can never be 'rmsprop' (it is choice [adam, sgd]). "
+     "Received: optimizer.momentum.when.optimizer.name='rmsprop'"),
+    ("when on itself",
+     minimal_spec(model={"family": "cnn", "blocks": {"int": [1, 3], "when": {"model.blocks": 2}}}),
+     "  model.blocks.when: a parameter cannot depend on itself. Received: model.blocks.when='model.blocks'"),
+    ("when in a cycle",
+     minimal_spec(model={"family": "cnn", "blocks": {"int": [1, 3], "when": {"model.filters": 16}},
+                         "filters": {"choice": [16, 32], "when": {"model.blocks": 2}}}),
+     "  model.blocks.when: conditions form a cycle: model.blocks -> model.filters -> model.blocks. "
+     "Received: model.blocks.when={'model.filters': 16}"),
+    ("when without a fixed default",
+     minimal_spec(optimizer={"name": {"choice": ["adam", "sgd"]},
+                             "learning_rate": {"float": [1e-4, 1e-2], "scale": "log",
+                                               "when": {"optimizer.name": "sgd"}}}),
+     "  optimizer.learning_rate.when: this parameter has no fixed default to fall back on when "
+     "inactive. Received: optimizer.learning_rate.when={'optimizer.name': 'sgd'}"),
+    ("when not a mapping",
+     minimal_spec(model={"family": "cnn", "blocks": {"int": [1, 3], "when": "model.filters"}}),
+     "  model.blocks: when needs a mapping of parameter names to a value or a list of values, e.g. "
+     "when: {optimizer.name: sgd}. Received: model.blocks={'int': [1, 3], 'when': 'model.filters'}"),
+    ("bool false", minimal_spec(model={"family": "cnn", "batch_norm": {"bool": False}}),
+     "  model.batch_norm: bool takes true (search both true and false); for a fixed value write "
+     "true or false without {bool: ...}. Received: model.batch_norm={'bool': False}"),
+    ("bool on a number", minimal_spec(model={"family": "cnn", "filters": {"bool": True}}),
+     "  model.filters: a bool distribution does not fit here: expected an integer >= 1. "
+     "Received: model.filters={'bool': True}"),
+    ("accuracy for regression",
+     minimal_spec(data={"source": "digits", "task": "regression"}),
+     "  search.objective.metric: dev_accuracy needs a classification task, but data.task is "
+     "regression; use dev_loss. Received: search.objective.metric='dev_accuracy'"),
     ("section not a mapping", minimal_spec(training=[1, 2]),
      "  training: Input should be a valid dictionary or instance of TrainingSpec. Received: training=[1, 2]"),
 ]
@@ -223,27 +261,37 @@ def test_validate_does_not_import_tensorflow() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def _field_paths(cls: type, prefix: str = "") -> set[str]:
-    from autodl.fields import Section
-
+def _schema_paths(schema: dict, node: dict, prefix: str) -> set[str]:
+    """Dotted field paths of the JSON Schema, following $refs into sections and model families."""
     paths: set[str] = set()
-    for name, field in cls.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, Section):
-            paths |= _field_paths(annotation, f"{prefix}{name}.")
-        elif name != "model" or prefix:
+    for name, prop in node.get("properties", {}).items():
+        refs = [prop.get("$ref")] + [o.get("$ref") for o in prop.get("oneOf", [])]
+        sections = [schema["$defs"][r.split("/")[-1]] for r in refs if r]
+        if sections:
+            for section in sections:
+                paths |= _schema_paths(schema, section, f"{prefix}{name}.")
+        else:
             paths.add(f"{prefix}{name}")
     return paths
 
 
-def test_docs_cover_every_field_and_no_other() -> None:
+def test_docs_cover_every_schema_field_and_no_other() -> None:
     import re
 
-    from autodl.spec import MODEL_SPECS, Spec
+    from autodl.spec import json_schema
 
-    expected = _field_paths(Spec)
-    for family in MODEL_SPECS.values():
-        expected |= _field_paths(family, "model.")
+    schema = json_schema()
+    expected = _schema_paths(schema, schema, "")
+    assert {"name", "model.family", "model.vocab_size", "search.pruner.warmup_epochs"} <= expected
     text = (REPO / "docs" / "spec.md").read_text().split("## Top level", 1)[1]
     documented = set(re.findall(r"^\| `([a-z_.0-9]+)` \|", text, flags=re.M))
     assert documented == expected
+
+
+def test_shipped_schema_file_is_current() -> None:
+    import json
+
+    from autodl.spec import json_schema
+
+    shipped = json.loads((REPO / "docs" / "spec.schema.json").read_text())
+    assert shipped == json_schema(), "run: autodl schema > docs/spec.schema.json"

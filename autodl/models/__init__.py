@@ -23,14 +23,18 @@ def get(name: str) -> ModuleType:
         ) from None
 
 
-def check_fits(family: str, data: Dataset) -> None:
-    """Fail before any training when the family cannot take this kind of data."""
-    kinds = get(family).DATA_KINDS
+def check_fits(section: Any, data: Dataset) -> None:
+    """Fail before any training when the model section cannot work on this data."""
+    family = section.family
+    module = get(family)
+    kinds = module.DATA_KINDS
     if data.kind not in kinds:
         raise SpecError(
             f"model.family {family} takes {' or '.join(kinds)} data, but {data.name} is "
             f"{data.kind} data. Received: model.family={family!r}"
         )
+    if hasattr(module, "check"):
+        module.check(section, data)
 
 
 def build_model(model_cfg: dict[str, Any], data: Dataset) -> Any:

@@ -5,10 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 from autodl.backend import load_keras
+from autodl import space
 from autodl.data.dataset import Dataset
+from autodl.errors import SpecError
 from autodl.models.blocks import activation, normalized_input, output_head
 
 DATA_KINDS = ("image",)
+
+
+def _largest(value: Any) -> int:
+    if isinstance(value, space.IntRange):
+        return value.high
+    if isinstance(value, space.Choice):
+        return max(value.values)
+    return int(value)
+
+
+def check(section: Any, data: Dataset) -> None:
+    """Every 2x2 pooling halves the image: the deepest searched network must keep 1x1 or more."""
+    pooling = section.pooling
+    if pooling == "none" or (isinstance(pooling, space.Choice) and set(pooling.values) == {"none"}):
+        return
+    side = min(data.input_shape[:2])
+    blocks = _largest(section.blocks)
+    if side // 2**blocks < 1:
+        most = max(side.bit_length() - 1, 1)
+        height, width = data.input_shape[:2]
+        raise SpecError(
+            f"model.blocks: {blocks} pooling blocks shrink the {height}x{width} input of "
+            f"{data.name} below 1x1; use at most {most} blocks or pooling: none. "
+            f"Received: model.blocks={space.describe(section.blocks)}"
+        )
 
 
 def block_filters(cfg: dict[str, Any]) -> list[int]:
