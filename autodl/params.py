@@ -13,14 +13,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from autodl import space
+from autodl.schedules import DECAYING
 
 Conditions = tuple[tuple[str, tuple[Any, ...]], ...]
 
 BUILTIN_CONDITIONS: dict[str, Conditions] = {
     "optimizer.momentum": (("optimizer.name", ("sgd", "rmsprop")),),
+    "optimizer.nesterov": (("optimizer.name", ("sgd",)),),
+    "optimizer.rho": (("optimizer.name", ("rmsprop",)),),
     "optimizer.beta_1": (("optimizer.name", ("adam", "adamw")),),
     "optimizer.beta_2": (("optimizer.name", ("adam", "adamw")),),
+    "optimizer.epsilon": (("optimizer.name", ("adam", "adamw", "rmsprop")),),
     "optimizer.weight_decay": (("optimizer.name", ("adamw",)),),
+    "optimizer.decay_rate": (("optimizer.schedule", DECAYING),),
+    "optimizer.decay_epochs": (("optimizer.schedule", ("step",)),),
 }
 NOT_PARAMETERS = ("model.family",)
 

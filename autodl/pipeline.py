@@ -17,7 +17,7 @@ from autodl.log import interactive, logger
 from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
 from autodl.progress import SearchProgress
 from autodl.search import FINISHED, SearchResult, open_study, optimize
-from autodl.spec import CLASSIFICATION_METRICS, Spec
+from autodl.spec import Spec, objective_problem
 from autodl.stores import default_storage, mask_url
 from autodl.tracking import PARENT_RUN_ATTR, open_tracker
 
@@ -37,12 +37,9 @@ class SearchSummary:
 
 def check_objective(spec: Spec, data: Dataset) -> None:
     """The objective metric must be one this task produces."""
-    metric = spec.search.objective.metric
-    if data.task == "regression" and metric in CLASSIFICATION_METRICS:
-        raise SpecError(
-            f"search.objective.metric {metric} needs a classification task, but {data.name} is a "
-            f"regression task; use dev_loss. Received: search.objective.metric={metric!r}"
-        )
+    problem = objective_problem(spec.search.objective.metric, data.task)
+    if problem:
+        raise SpecError(f"{data.name}: {problem}")
 
 
 def describe_data(data: Dataset) -> str:

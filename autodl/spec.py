@@ -15,15 +15,15 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from autodl import params, space
+from autodl import metrics, params, space
 from autodl.errors import SpecError
 from autodl.fields import Section, flag, fraction, hyper, one_of, positive_int
+from autodl.schedules import SCHEDULES
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 PRUNERS = ("none", "median", "percentile", "successive_halving", "hyperband")
 STRATEGIES = ("random", "tpe")
-OBJECTIVE_METRICS = ("dev_accuracy", "dev_loss")
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 
 
@@ -117,10 +117,17 @@ class OptimizerSpec(Section):
         1e-4, 1e-1, "log"
     )
     momentum: fraction(0.9999) = 0.0
+    nesterov: flag() = False
+    rho: fraction(0.9999) = 0.9
     beta_1: fraction(0.9999) = 0.9
     beta_2: fraction(0.99999) = 0.999
+    epsilon: hyper(space.ValueKind(float, minimum=1e-12, maximum=1.0)) = 1e-7
     weight_decay: fraction() = 0.004
     clipnorm: hyper(space.ValueKind(float, minimum=1e-9, nullable=True)) = None
+    clipvalue: hyper(space.ValueKind(float, minimum=1e-9, nullable=True)) = None
+    schedule: one_of(*SCHEDULES) = "constant"
+    decay_rate: hyper(space.ValueKind(float, minimum=1e-9)) = 0.9
+    decay_epochs: positive_int() = 5
 
 
 class TrainingSpec(Section):
@@ -131,6 +138,7 @@ class TrainingSpec(Section):
     early_stopping: int | None = Field(
         None, ge=1, description="Stop after this many epochs without a better dev loss."
     )
+    loss: Literal["mse", "mae"] = Field("mse", description="Loss for regression tasks.")
 
 
 class PrunerSpec(Section):
@@ -151,18 +159,18 @@ class ObjectiveSpec(Section):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        if value not in OBJECTIVE_METRICS:
-            hint = difflib.get_close_matches(value, OBJECTIVE_METRICS, n=1)
+        if value not in metrics.OBJECTIVES:
+            hint = difflib.get_close_matches(value, metrics.OBJECTIVES, n=1)
             did = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ValueError(f"expected one of {', '.join(OBJECTIVE_METRICS)}{did}")
+            raise ValueError(f"expected one of {', '.join(metrics.OBJECTIVES)}{did}")
         return value
 
     @property
     def resolved_direction(self) -> Literal["maximize", "minimize"]:
-        """The given direction, or the natural one for the metric (minimize losses)."""
+        """The given direction, or the natural one for the metric (minimize losses and errors)."""
         if self.direction is not None:
             return self.direction
-        return "minimize" if self.metric.endswith("loss") else "maximize"
+        return "minimize" if metrics.direction(self.metric) == "minimize" else "maximize"
 
 
 class SearchSpec(Section):
@@ -257,18 +265,24 @@ def json_schema() -> dict[str, Any]:
     }
 
 
-CLASSIFICATION_METRICS = ("dev_accuracy",)
+def objective_problem(metric: str, task: str) -> str | None:
+    """Why ``metric`` cannot be the objective of ``task``, or ``None`` when it can."""
+    tasks = metrics.tasks_for(metric)
+    if task in tasks:
+        return None
+    usable = ", ".join(f"dev_{m}" for m in metrics.TASK_METRICS[task])
+    return (
+        f"search.objective.metric: {metric} is measured for {' and '.join(tasks)} tasks, but the "
+        f"task is {task}; use one of {usable}. Received: search.objective.metric={metric!r}"
+    )
 
 
 def _objective_problems(spec: Spec) -> list[str]:
     """The objective must be a metric the task produces (checked again once ``auto`` is resolved)."""
-    metric = spec.search.objective.metric
-    if spec.data.task == "regression" and metric in CLASSIFICATION_METRICS:
-        return [
-            f"search.objective.metric: {metric} needs a classification task, but data.task is "
-            f"regression; use dev_loss. Received: search.objective.metric={metric!r}"
-        ]
-    return []
+    if spec.data.task == "auto":
+        return []
+    problem = objective_problem(spec.search.objective.metric, spec.data.task)
+    return [problem] if problem else []
 
 
 def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import gc
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from autodl import metrics, schedules
 from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
 from autodl.models import build_model
@@ -27,26 +29,39 @@ KERAS_TO_METRIC = {"loss": "loss", "accuracy": "accuracy", "val_loss": "dev_loss
 def make_optimizer(cfg: dict[str, Any]) -> Any:
     """A Keras optimizer from a sampled ``optimizer`` section."""
     common: dict[str, Any] = {"learning_rate": cfg["learning_rate"]}
-    if cfg.get("clipnorm") is not None:
-        common["clipnorm"] = cfg["clipnorm"]
+    for clip in ("clipnorm", "clipvalue"):
+        if cfg.get(clip) is not None:
+            common[clip] = cfg[clip]
     name = cfg["name"]
     if name == "sgd":
-        return keras.optimizers.SGD(momentum=cfg["momentum"], **common)
+        return keras.optimizers.SGD(momentum=cfg["momentum"], nesterov=cfg["nesterov"], **common)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(momentum=cfg["momentum"], **common)
-    betas = {"beta_1": cfg["beta_1"], "beta_2": cfg["beta_2"]}
+        return keras.optimizers.RMSprop(
+            rho=cfg["rho"], momentum=cfg["momentum"], epsilon=cfg["epsilon"], **common
+        )
+    betas = {"beta_1": cfg["beta_1"], "beta_2": cfg["beta_2"], "epsilon": cfg["epsilon"]}
     if name == "adamw":
         return keras.optimizers.AdamW(weight_decay=cfg["weight_decay"], **betas, **common)
     return keras.optimizers.Adam(**betas, **common)
 
 
-def loss_and_metrics(task: str) -> tuple[str, list[str]]:
-    """The loss and Keras metrics that fit the task."""
+def loss_and_metrics(task: str, regression_loss: str = "mse") -> tuple[str, list[Any]]:
+    """The loss and per-epoch Keras metrics that fit the task."""
     if task == "binary":
-        return "binary_crossentropy", ["accuracy"]
+        return "binary_crossentropy", ["accuracy", keras.metrics.AUC(name="auc")]
     if task == "multiclass":
         return "sparse_categorical_crossentropy", ["accuracy"]
-    return "mse", ["mae"]
+    return regression_loss, [
+        keras.metrics.MeanAbsoluteError(name="mae"),
+        keras.metrics.RootMeanSquaredError(name="rmse"),
+    ]
+
+
+def predicted_scores(model: Any, split: Any, task: str, batch_size: int) -> dict[str, float]:
+    """Metrics Keras does not log (F1, multiclass AUC), from the model's predictions."""
+    if not metrics.computed_here(task) or len(split) == 0:
+        return {}
+    return metrics.scores(task, split.y, model.predict(split.x, batch_size=batch_size, verbose=0))
 
 
 def rename(logs: dict[str, Any]) -> dict[str, float]:
@@ -55,30 +70,43 @@ def rename(logs: dict[str, Any]) -> dict[str, float]:
 
 
 class _EpochMonitor(keras.callbacks.Callback):
-    """Forwards each epoch's metrics, stops on NaN loss, and asks whether to prune."""
+    """Forwards each epoch's metrics, stops on NaN loss, and asks whether to prune.
 
-    def __init__(self, objective: str, should_prune: PruneCheck, listeners: list[EpochListener]):
+    ``extra`` adds metrics Keras does not log (dev F1) when the objective needs them per epoch.
+    """
+
+    def __init__(
+        self,
+        objective: str,
+        should_prune: PruneCheck,
+        listeners: list[EpochListener],
+        extra: Callable[[], dict[str, float]] | None,
+    ):
         super().__init__()
         self.objective = objective
         self.should_prune = should_prune
         self.listeners = listeners
+        self.extra = extra
         self.pruned_epoch: int | None = None
         self.nan_reason: str | None = None
         self.history: dict[str, list[float]] = {}
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        metrics = rename(logs or {})
+        metrics_now = rename(logs or {})
         number = epoch + 1
-        for key, value in metrics.items():
-            self.history.setdefault(key, []).append(value)
-        for listener in self.listeners:
-            listener(number, metrics)
-        loss = metrics.get("loss", 0.0)
+        loss = metrics_now.get("loss", 0.0)
         if not math.isfinite(loss):
             self.nan_reason = f"loss became {loss} at epoch {number}"
             self.model.stop_training = True
+        elif self.extra is not None:
+            metrics_now.update(self.extra())
+        for key, value in metrics_now.items():
+            self.history.setdefault(key, []).append(value)
+        for listener in self.listeners:
+            listener(number, metrics_now)
+        if self.nan_reason:
             return
-        value = metrics.get(self.objective)
+        value = metrics_now.get(self.objective)
         if value is not None and math.isfinite(value) and self.should_prune(number, value):
             self.pruned_epoch = number
             self.model.stop_training = True
@@ -92,8 +120,17 @@ def evaluate_splits(model: Any, data: Dataset, batch_size: int) -> dict[str, flo
         if len(split) == 0:
             continue
         scores = model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
+        scores.update(predicted_scores(model, split, data.task, batch_size))
         results.update({f"{name}_{key}": float(v) for key, v in scores.items()})
     return results
+
+
+def _dev_scores(model: Any, data: Dataset, batch_size: int) -> Callable[[], dict[str, float]]:
+    """Per-epoch dev F1 (and multiclass AUC) for objectives Keras does not log."""
+    dev = data.splits["dev"]
+    return lambda: {
+        f"dev_{k}": v for k, v in predicted_scores(model, dev, data.task, batch_size).items()
+    }
 
 
 def run_trial(
@@ -110,18 +147,27 @@ def run_trial(
     gc.collect()
     keras.utils.set_random_seed(seed)
     train_cfg = config["training"]
+    opt_cfg = config["optimizer"]
     model = build_model(config["model"], data)
-    loss, metrics = loss_and_metrics(data.task)
-    model.compile(optimizer=make_optimizer(config["optimizer"]), loss=loss, metrics=metrics)
-    monitor = _EpochMonitor(objective, should_prune, listeners)
-    callbacks: list[Any] = [monitor]
+    loss, keras_metrics = loss_and_metrics(data.task, train_cfg["loss"])
+    model.compile(optimizer=make_optimizer(opt_cfg), loss=loss, metrics=keras_metrics)
+    dev = data.splits["dev"]
+    extra = (
+        _dev_scores(model, data, train_cfg["batch_size"])
+        if objective.removeprefix("dev_") in metrics.computed_here(data.task)
+        else None
+    )
+    monitor = _EpochMonitor(objective, should_prune, listeners, extra)
+    schedule = keras.callbacks.LearningRateScheduler(
+        lambda epoch, lr: schedules.learning_rate(opt_cfg, epoch, train_cfg["epochs"])
+    )
+    callbacks: list[Any] = [schedule, monitor]
     if train_cfg.get("early_stopping"):
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=train_cfg["early_stopping"], restore_best_weights=True
             )
         )
-    dev = data.splits["dev"]
     model.fit(
         data.train.x,
         data.train.y,

@@ -13,7 +13,7 @@ from autodl.backend import load_keras
 from autodl.data.dataset import SPLITS, Dataset, Split
 from autodl.errors import SpecError
 from autodl.models.cnn import block_filters
-from autodl.spec import MODEL_SPECS, OptimizerSpec
+from autodl.spec import MODEL_SPECS, OptimizerSpec, TrainingSpec
 
 keras = load_keras()
 
@@ -412,15 +412,18 @@ def test_make_optimizer_without_clipnorm() -> None:
 
 
 @pytest.mark.parametrize(
-    ("task", "expected"),
+    ("task", "regression_loss", "loss", "names"),
     [
-        ("binary", ("binary_crossentropy", ["accuracy"])),
-        ("multiclass", ("sparse_categorical_crossentropy", ["accuracy"])),
-        ("regression", ("mse", ["mae"])),
+        ("binary", "mse", "binary_crossentropy", ["accuracy", "auc"]),
+        ("multiclass", "mse", "sparse_categorical_crossentropy", ["accuracy"]),
+        ("regression", "mse", "mse", ["mae", "rmse"]),
+        ("regression", "mae", "mae", ["mae", "rmse"]),
     ],
 )
-def test_loss_and_metrics(task: str, expected: tuple[str, list[str]]) -> None:
-    assert training.loss_and_metrics(task) == expected
+def test_loss_and_metrics(task: str, regression_loss: str, loss: str, names: list[str]) -> None:
+    got_loss, got_metrics = training.loss_and_metrics(task, regression_loss)
+    assert got_loss == loss
+    assert [m if isinstance(m, str) else m.name for m in got_metrics] == names
 
 
 def test_rename_keras_logs() -> None:
@@ -438,7 +441,7 @@ def trial_config(epochs: int, **optimizer: Any) -> dict[str, dict[str, Any]]:
     return {
         "model": family_cfg("mlp", layers=1, units=4),
         "optimizer": optimizer_cfg(**optimizer),
-        "training": {"epochs": epochs, "batch_size": 8, "early_stopping": None},
+        "training": {**dict(TrainingSpec()), "epochs": epochs, "batch_size": 8},
     }
 
 
@@ -465,15 +468,19 @@ def test_complete_trial() -> None:
     assert outcome.state == "complete"
     assert (outcome.reason, outcome.pruned_epoch, outcome.epochs) == (None, None, 2)
     assert outcome.value == outcome.metrics["dev_accuracy"]
-    assert set(outcome.history) == {"loss", "accuracy", "dev_loss", "dev_accuracy"}
+    assert set(outcome.history) == {
+        "loss", "accuracy", "auc", "dev_loss", "dev_accuracy", "dev_auc", "learning_rate"
+    }
+    assert outcome.history["learning_rate"] == pytest.approx([0.01, 0.01])
     assert all(len(values) == 2 for values in outcome.history.values())
     assert [epoch for epoch, _ in calls] == [1, 2] and other == [1, 2]
     for epoch, metrics in calls:
         assert metrics == {key: values[epoch - 1] for key, values in outcome.history.items()}
     assert set(outcome.metrics) == {
         f"{split}_{metric}" for split in ("train", "train_dev", "dev")
-        for metric in ("loss", "accuracy")
+        for metric in ("loss", "accuracy", "auc", "f1")
     }
+    assert 0.0 <= outcome.metrics["dev_f1"] <= 1.0
     assert outcome.metrics["dev_loss"] == pytest.approx(outcome.history["dev_loss"][-1], rel=1e-5)
     assert outcome.model is not None
     assert outcome.params_count == outcome.model.count_params()
@@ -511,7 +518,10 @@ def test_empty_train_dev_split_is_not_measured() -> None:
                    data.class_names)
     outcome = training.run_trial(trial_config(epochs=1), data, "dev_loss", 0, never, [])
     assert outcome.state == "complete" and outcome.value == outcome.metrics["dev_loss"]
-    assert sorted(outcome.metrics) == ["dev_accuracy", "dev_loss", "train_accuracy", "train_loss"]
+    assert sorted(outcome.metrics) == [
+        "dev_accuracy", "dev_auc", "dev_f1", "dev_loss",
+        "train_accuracy", "train_auc", "train_f1", "train_loss",
+    ]
 
 
 def test_pruned_trial() -> None:
@@ -583,3 +593,23 @@ def test_cnn_pooling_must_keep_one_pixel(blocks: Any, pooling: Any, ok: bool) ->
         f"model.blocks: 4 pooling blocks shrink the 8x8 input of {data.name} below 1x1; use at most "
         "3 blocks or pooling: none. Received: model.blocks="
     )
+
+
+def test_f1_objective_is_measured_every_epoch_and_can_prune() -> None:
+    reported: list[tuple[int, float]] = []
+
+    def record(epoch: int, value: float) -> bool:
+        reported.append((epoch, value))
+        return epoch == 2
+
+    outcome = training.run_trial(trial_config(epochs=3), separable(), "dev_f1", 0, record, [])
+    assert [epoch for epoch, _ in reported] == [1, 2]
+    assert outcome.state == "pruned" and outcome.pruned_epoch == 2
+    assert outcome.history["dev_f1"] == [value for _, value in reported]
+    assert all(0.0 <= value <= 1.0 for _, value in reported)
+
+
+def test_learning_rate_follows_the_schedule() -> None:
+    config = trial_config(epochs=3, learning_rate=0.1, schedule="exponential", decay_rate=0.5)
+    outcome = training.run_trial(config, separable(), "dev_loss", 0, never, [])
+    assert outcome.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
