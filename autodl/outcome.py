@@ -24,4 +24,5 @@ class TrialOutcome:
     params_count: int = 0
     duration_s: float = 0.0
     reason: str | None = None
+    summary: str = ""
     model: Any = None

@@ -60,25 +60,42 @@ class DataSpec(Section):
     split: SplitSpec = SplitSpec()
 
 
+INITIALIZERS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal")
+PENALTY = hyper(space.ValueKind(float, minimum=0.0, maximum=1.0))
+
+
 class CnnSpec(Section):
-    """Convolutional network for images: conv blocks, then a dense head."""
+    """Convolutional network: Conv2D blocks for images, Conv1D for text and numeric sequences."""
 
     family: Literal["cnn"]
     blocks: positive_int() = 2
     filters: positive_int() = 32
     filters_growth: one_of("double", "constant") = "double"
     kernel_size: positive_int() = 3
+    strides: positive_int() = 1
+    padding: one_of("same", "valid") = "same"
     pooling: one_of("max", "avg", "none") = "max"
     batch_norm: flag() = False
+    residual: flag() = False
     activation: one_of(*ACTIVATIONS) = "relu"
+    initializer: one_of(*INITIALIZERS) = "auto"
+    l1: PENALTY = 0.0
+    l2: PENALTY = 0.0
     dropout: fraction(0.95) = 0.25
     dense_layers: positive_int(0) = 1
     dense_units: positive_int() = 128
-    head: one_of("flatten", "global_avg") = "flatten"
+    head: one_of("flatten", "global_avg", "global_max") = "flatten"
+    flip: one_of("none", "horizontal", "vertical", "horizontal_and_vertical") = "none"
+    rotation: fraction(0.5) = 0.0
+    zoom: fraction(0.9) = 0.0
+    translation: fraction(0.5) = 0.0
+    vocab_size: positive_int(2) = 10000
+    sequence_length: positive_int() = 64
+    embedding_dim: positive_int() = 64
 
 
 class RnnSpec(Section):
-    """Recurrent network for text: vectorize, embed, recurrent layers, dense head."""
+    """Recurrent network for text (vectorize, embed) or numeric sequences, then a dense head."""
 
     family: Literal["rnn"]
     vocab_size: positive_int(2) = 10000
@@ -90,19 +107,25 @@ class RnnSpec(Section):
     bidirectional: flag() = False
     dropout: fraction(0.95) = 0.0
     recurrent_dropout: fraction(0.95) = 0.0
+    l1: PENALTY = 0.0
+    l2: PENALTY = 0.0
+    initializer: one_of(*INITIALIZERS) = "auto"
     dense_units: positive_int(0) = 0
     head_dropout: fraction(0.95) = 0.0
 
 
 class MlpSpec(Section):
-    """Fully connected network for tables (or flattened images)."""
+    """Fully connected network for tables (or flattened images and sequences)."""
 
     family: Literal["mlp"]
     layers: positive_int() = 2
     units: positive_int() = 64
     activation: one_of(*ACTIVATIONS) = "relu"
+    initializer: one_of(*INITIALIZERS) = "auto"
     batch_norm: flag() = False
     dropout: fraction(0.95) = 0.0
+    l1: PENALTY = 0.0
+    l2: PENALTY = 0.0
 
 
 MODEL_SPECS: dict[str, type[Section]] = {"cnn": CnnSpec, "rnn": RnnSpec, "mlp": MlpSpec}

@@ -145,6 +145,8 @@ class MlflowTracker:
         self.client.log_batch(
             run_id, metrics=[Metric(k, float(v), now, step) for k, v in final.items()], tags=tags
         )
+        if outcome.summary:
+            self.client.log_text(run_id, outcome.summary, "model_summary.txt")
         self.client.set_terminated(run_id, status=RUN_STATUS[outcome.state])
 
     def end_search(

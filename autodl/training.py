@@ -125,6 +125,13 @@ def evaluate_splits(model: Any, data: Dataset, batch_size: int) -> dict[str, flo
     return results
 
 
+def model_summary(model: Any) -> str:
+    """Keras's layer table of ``model`` as text."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, *args, **kwargs: lines.append(text))
+    return "\n".join(lines)
+
+
 def _dev_scores(model: Any, data: Dataset, batch_size: int) -> Callable[[], dict[str, float]]:
     """Per-epoch dev F1 (and multiclass AUC) for objectives Keras does not log."""
     dev = data.splits["dev"]
@@ -182,6 +189,7 @@ def run_trial(
         history=monitor.history,
         epochs=len(monitor.history.get("loss", [])),
         params_count=int(model.count_params()),
+        summary=model_summary(model),
     )
     if monitor.nan_reason is not None:
         outcome.state, outcome.reason = "failed", monitor.nan_reason

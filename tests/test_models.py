@@ -63,7 +63,7 @@ def make_dataset(
             dtype=object,
         )
     else:
-        default = (6, 6, 2) if kind == "image" else (5,)
+        default = {"image": (6, 6, 2), "sequence": (12, 3)}.get(kind, (5,))
         x = rng.normal(size=(n, *(shape or default))).astype("float32")
     return dataset_from(kind, task, x, labels(task, n, rng))
 
@@ -356,16 +356,16 @@ def test_unknown_family_lists_the_valid_names() -> None:
 @pytest.mark.parametrize(
     ("family", "kind", "message"),
     [
-        ("rnn", "image", "model.family rnn takes text data, but tiny is image data. "
+        ("rnn", "image", "model.family rnn takes text or sequence data, but tiny is image data. "
                          "Received: model.family='rnn'"),
-        ("cnn", "text", "model.family cnn takes image data, but tiny is text data. "
-                        "Received: model.family='cnn'"),
-        ("cnn", "tabular", "model.family cnn takes image data, but tiny is tabular data. "
-                           "Received: model.family='cnn'"),
-        ("mlp", "text", "model.family mlp takes tabular or image data, but tiny is text data. "
-                        "Received: model.family='mlp'"),
+        ("rnn", "tabular", "model.family rnn takes text or sequence data, but tiny is tabular "
+                           "data. Received: model.family='rnn'"),
+        ("cnn", "tabular", "model.family cnn takes image, text or sequence data, but tiny is "
+                           "tabular data. Received: model.family='cnn'"),
+        ("mlp", "text", "model.family mlp takes tabular, image or sequence data, but tiny is "
+                        "text data. Received: model.family='mlp'"),
     ],
-    ids=["rnn-image", "cnn-text", "cnn-tabular", "mlp-text"],
+    ids=["rnn-image", "rnn-tabular", "cnn-tabular", "mlp-text"],
 )
 def test_check_fits_rejects_the_wrong_kind_of_data(family: str, kind: str, message: str) -> None:
     with pytest.raises(SpecError) as caught:
@@ -484,6 +484,11 @@ def test_complete_trial() -> None:
     assert outcome.metrics["dev_loss"] == pytest.approx(outcome.history["dev_loss"][-1], rel=1e-5)
     assert outcome.model is not None
     assert outcome.params_count == outcome.model.count_params()
+    assert outcome.summary.startswith('Model: "mlp"')
+    import re
+
+    counts = [int(n) for n in re.findall(r"(?:^| )(?:Trainable|Non-trainable) params: (\d+)", outcome.summary, re.M)]
+    assert sum(counts) == outcome.params_count
     assert outcome.duration_s > 0
 
 
@@ -590,8 +595,9 @@ def test_cnn_pooling_must_keep_one_pixel(blocks: Any, pooling: Any, ok: bool) ->
     with pytest.raises(SpecError) as caught:
         models.check_fits(section, data)
     assert str(caught.value).startswith(
-        f"model.blocks: 4 pooling blocks shrink the 8x8 input of {data.name} below 1x1; use at most "
-        "3 blocks or pooling: none. Received: model.blocks="
+        f"model.blocks: 4 blocks shrink the 8x8 input of {data.name} to nothing (size 8 -> 0) with "
+        "the largest kernel_size and strides the space allows and 2x pooling per block; use fewer "
+        "blocks, padding: same, smaller strides, or pooling: none. Received: model.blocks="
     )
 
 
@@ -613,3 +619,102 @@ def test_learning_rate_follows_the_schedule() -> None:
     config = trial_config(epochs=3, learning_rate=0.1, schedule="exponential", decay_rate=0.5)
     outcome = training.run_trial(config, separable(), "dev_loss", 0, never, [])
     assert outcome.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
+
+
+MORE_CNN_CASES = [
+    ("image", "binary", {"residual": True, "batch_norm": True, "blocks": 2}),
+    ("image", "multiclass", {"residual": True, "strides": 2, "pooling": "none"}),
+    ("image", "binary", {"padding": "valid", "kernel_size": 2, "blocks": 1, "head": "global_max",
+                         "l1": 0.01, "l2": 0.02, "initializer": "glorot_uniform"}),
+    ("image", "multiclass", {"flip": "horizontal", "rotation": 0.1, "zoom": 0.1, "translation": 0.1}),
+    ("text", "binary", {"blocks": 2, "head": "global_max", "vocab_size": 50, "sequence_length": 8,
+                        "embedding_dim": 4}),
+    ("sequence", "regression", {"blocks": 2, "pooling": "max", "residual": True}),
+]
+
+
+@pytest.mark.parametrize(("kind", "task", "changes"), MORE_CNN_CASES)
+def test_cnn_options_build_and_fit(kind: str, task: str, changes: dict[str, Any]) -> None:
+    cfg = family_cfg("cnn", **changes)
+    data = make_dataset(kind, task)
+    model = compiled(cfg, data)
+    conv_class = keras.layers.Conv2D if kind == "image" else keras.layers.Conv1D
+    convs = layers_of(model, conv_class)
+    residual = cfg["residual"]
+    assert len(layers_of(model, keras.layers.Add)) == (cfg["blocks"] if residual else 0)
+    assert len(convs) >= cfg["blocks"] * (2 if residual else 1)
+    first = convs[0]
+    assert first.strides == (cfg["strides"],) * (2 if kind == "image" else 1)
+    assert first.padding == ("same" if residual else cfg["padding"])
+    expected_init = "GlorotUniform" if cfg["initializer"] == "glorot_uniform" else "HeNormal"
+    assert type(first.kernel_initializer).__name__ == expected_init
+    if cfg["l1"] or cfg["l2"]:
+        assert first.kernel_regularizer.get_config() == pytest.approx({"l1": 0.01, "l2": 0.02})
+    else:
+        assert first.kernel_regularizer is None
+    assert len(layers_of(model, keras.layers.Embedding)) == (kind == "text")
+    augmenting = [keras.layers.RandomFlip, keras.layers.RandomRotation, keras.layers.RandomZoom,
+                  keras.layers.RandomTranslation]
+    assert sum(len(layers_of(model, cls)) for cls in augmenting) == (4 if cfg["flip"] != "none" else 0)
+    fit_and_check_outputs(model, data)
+
+
+def test_augmentation_acts_only_while_training() -> None:
+    cfg = family_cfg("cnn", flip="horizontal_and_vertical", rotation=0.2, zoom=0.2, translation=0.2,
+                     dropout=0.0)
+    data = make_dataset("image", "multiclass")
+    model = models.build_model(cfg, data)
+    x = data.train.x[:4]
+    inference = [np.asarray(model(x, training=False)) for _ in range(2)]
+    assert np.array_equal(inference[0], inference[1])
+    assert not np.allclose(np.asarray(model(x, training=True)), inference[0])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple"])
+def test_rnn_on_numeric_sequences_takes_no_embedding(cell: str) -> None:
+    data = make_dataset("sequence", "regression")
+    model = compiled(family_cfg("rnn", cell=cell, units=3, l2=0.01), data)
+    assert layers_of(model, keras.layers.Embedding) == []
+    assert layers_of(model, keras.layers.TextVectorization) == []
+    norm = layers_of(model, keras.layers.Normalization)[0]
+    assert tuple(norm.mean.shape)[-1] == 3
+    recurrent = layers_of(model, RECURRENT[cell])[0]
+    assert recurrent.cell.kernel_regularizer.get_config()["l2"] == pytest.approx(0.01)
+    assert type(recurrent.cell.kernel_initializer).__name__ == "GlorotUniform"
+    fit_and_check_outputs(model, data)
+
+
+def test_mlp_on_sequences_flattens_with_penalties() -> None:
+    data = make_dataset("sequence", "binary")
+    model = compiled(family_cfg("mlp", layers=1, units=4, l1=0.001, activation="selu"), data)
+    dense = layers_of(model, keras.layers.Dense)[0]
+    assert dense.kernel.shape == (12 * 3, 4)
+    assert type(dense.kernel_initializer).__name__ == "LecunNormal"
+    assert dense.kernel_regularizer.get_config()["l1"] == pytest.approx(0.001)
+    fit_and_check_outputs(model, data)
+
+
+@pytest.mark.parametrize(
+    ("side", "blocks", "kernel", "strides", "padding", "pooling", "left"),
+    [
+        (8, 3, 3, 1, "same", True, 1),
+        (8, 4, 3, 1, "same", True, 0),
+        (8, 1, 3, 1, "valid", False, 6),
+        (8, 2, 3, 2, "valid", False, 1),
+        (8, 2, 3, 2, "same", False, 2),
+        (28, 2, 3, 1, "valid", True, 5),
+        (5, 2, 3, 1, "valid", False, 1),
+        (5, 3, 3, 1, "valid", False, 0),
+    ],
+)
+def test_smallest_side(side, blocks, kernel, strides, padding, pooling, left) -> None:
+    from autodl.models.cnn import smallest_side
+
+    assert smallest_side(side, blocks, kernel, strides, padding, pooling) == left
+
+
+def test_valid_padding_that_leaves_nothing_is_caught_before_training() -> None:
+    section = MODEL_SPECS["cnn"](family="cnn", blocks=3, kernel_size={"choice": [3, 5]},
+                                 padding="valid", pooling="none")
+    with pytest.raises(SpecError, match=r"model.blocks: 3 blocks shrink the 6x6 input of tiny to nothing \(size 6 -> 0\)"):
+        models.check_fits(section, make_dataset("image", "binary"))

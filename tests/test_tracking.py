@@ -24,7 +24,8 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     for epoch, value in enumerate([0.6, 0.7, 0.8], start=1):
         on_epoch(epoch, {"dev_accuracy": value, "loss": 1 - value})
     tracker.trial_finished(0, TrialOutcome("complete", value=0.8, epochs=3, params_count=10,
-                                           metrics={"train_accuracy": 0.9, "dev_accuracy": 0.8}))
+                                           metrics={"train_accuracy": 0.9, "dev_accuracy": 0.8},
+                                           summary="Model: \"cnn\"\n conv2d (Conv2D) 320"))
     tracker.trial_started(1, {"model.units": 8, "optimizer.name": "sgd"}, seed=8)(1, {"dev_accuracy": 0.1})
     tracker.trial_finished(1, TrialOutcome("pruned", value=0.1, epochs=1, pruned_epoch=1))
     tracker.trial_started(2, {"model.units": 4, "optimizer.name": "sgd"}, seed=9)
@@ -53,6 +54,11 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     assert top.data.tags["best_trial"] == "0" and top.data.tags["best.model.units"] == "32"
     assert top.data.metrics["best_dev_accuracy"] == 0.8 and top.data.metrics["trials_pruned"] == 1
     assert {a.path for a in client.list_artifacts(parent)} == {"spec.yaml", "best_trial.json"}
+    trial_run = runs["trial-0"].info.run_id
+    assert [a.path for a in client.list_artifacts(trial_run)] == ["model_summary.txt"]
+    summary = Path(client.download_artifacts(trial_run, "model_summary.txt", str(project)))
+    assert summary.read_text() == 'Model: "cnn"\n conv2d (Conv2D) 320'
+    assert client.list_artifacts(runs["trial-2"].info.run_id) == []
 
 
 def test_resumed_search_reopens_the_parent_run(project: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-Kind = Literal["image", "text", "tabular"]
+Kind = Literal["image", "text", "tabular", "sequence"]
 Task = Literal["binary", "multiclass", "regression"]
 SPLITS: tuple[str, ...] = ("train", "train_dev", "dev", "test")
 

@@ -23,6 +23,10 @@ def get(name: str) -> ModuleType:
         ) from None
 
 
+def _either(kinds: tuple[str, ...]) -> str:
+    return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+
+
 def check_fits(section: Any, data: Dataset) -> None:
     """Fail before any training when the model section cannot work on this data."""
     family = section.family
@@ -30,7 +34,7 @@ def check_fits(section: Any, data: Dataset) -> None:
     kinds = module.DATA_KINDS
     if data.kind not in kinds:
         raise SpecError(
-            f"model.family {family} takes {' or '.join(kinds)} data, but {data.name} is "
+            f"model.family {family} takes {_either(kinds)} data, but {data.name} is "
             f"{data.kind} data. Received: model.family={family!r}"
         )
     if hasattr(module, "check"):

@@ -1,4 +1,4 @@
-"""MLP family: dense layers with optional batch norm and dropout, for tables or flattened images."""
+"""MLP family: dense layers with optional batch norm and dropout, for tables or flattened inputs."""
 
 from __future__ import annotations
 
@@ -6,20 +6,24 @@ from typing import Any
 
 from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
-from autodl.models.blocks import activation, normalized_input, output_head
+from autodl.models.blocks import activation, initializer, normalized_input, output_head, penalty
 
-DATA_KINDS = ("tabular", "image")
+DATA_KINDS = ("tabular", "image", "sequence")
 
 
 def build(cfg: dict[str, Any], data: Dataset) -> Any:
     """Build an uncompiled MLP for ``data`` from one sampled configuration."""
     keras = load_keras()
-
     inputs, x = normalized_input(data)
     if len(data.input_shape) > 1:
         x = keras.layers.Flatten()(x)
     for _ in range(cfg["layers"]):
-        x = keras.layers.Dense(cfg["units"], use_bias=not cfg["batch_norm"])(x)
+        x = keras.layers.Dense(
+            cfg["units"],
+            use_bias=not cfg["batch_norm"],
+            kernel_initializer=initializer(cfg["initializer"], cfg["activation"]),
+            kernel_regularizer=penalty(cfg),
+        )(x)
         if cfg["batch_norm"]:
             x = keras.layers.BatchNormalization()(x)
         x = activation(cfg["activation"])(x)
