@@ -63,7 +63,8 @@ def main_options(
 def search(
     spec: SpecArg,
     data: Annotated[
-        Optional[Path], typer.Option(help="Use this file or folder as data.source instead.")
+        Optional[str],
+        typer.Option(help="Use this instead of data.source: a file or folder, digits, or keras:<name>."),
     ] = None,
     trials: Annotated[
         Optional[int], typer.Option(min=1, help="Total trials in the study (overrides search.trials).")
@@ -88,9 +89,11 @@ def search(
     with user_errors():
         from autodl.spec import load_spec
 
+        from autodl.data.sources import command_line_source
+
         loaded = load_spec(spec).with_overrides(
             **{
-                "data.source": str(data.resolve()) if data is not None else None,
+                "data.source": command_line_source(data) if data is not None else None,
                 "search.trials": trials,
                 "search.timeout": timeout,
                 "search.storage": storage,
@@ -121,9 +124,14 @@ def validate(spec: SpecArg) -> None:
         loaded = load_spec(spec)
         resolve(loaded.data.source, loaded.base_dir)
         searched = loaded.searched()
+        custom = (
+            f" plus those its {loaded.model.build} defines"
+            if loaded.model.family == "custom" else ""
+        )
         stdout_console.print(
             f"{spec} is valid: {loaded.model.family} on {loaded.data.source}, "
-            f"{len(searched)} searched hyperparameters, {loaded.search.trials} trials "
+            f"{len(searched)} searched hyperparameters{custom}, {loaded.search.trials} "
+            f"trial{'s' if loaded.search.trials != 1 else ''} "
             f"({loaded.search.strategy}, pruner {loaded.search.pruner.name}).",
             highlight=False,
             markup=False,
@@ -155,6 +163,11 @@ def sample(
 
         loaded = load_spec(spec)
         names = [p.name for p in loaded.parameters() if p.searched]
+        if loaded.model.family == "custom":
+            raise AutodlError(
+                f"{spec}: a custom model's hyperparameters come from its build(hp), which only "
+                "`autodl search` imports; sample cannot preview them."
+            )
         if not names:
             raise AutodlError(f"{spec} searches nothing: every hyperparameter has a fixed value.")
         rows = [s.params for s in preview(loaded, n)]

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 EpochListener = Callable[[int, dict[str, float]], None]
+Suggest = Callable[[str, Any], Any]
 PruneCheck = Callable[[int, float], bool]
 State = Literal["complete", "pruned", "failed"]
 
 
 @dataclass
 class TrialOutcome:
-    """One trial's result. ``model`` is kept only for complete trials."""
+    """One trial's result. ``params`` are hyperparameters sampled while building the model (a
+    custom ``build(hp)``); ``model`` is kept only for complete trials."""
 
     state: State
     value: float | None = None
@@ -24,5 +26,6 @@ class TrialOutcome:
     params_count: int = 0
     duration_s: float = 0.0
     reason: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
     model: Any = None

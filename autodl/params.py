@@ -28,7 +28,7 @@ BUILTIN_CONDITIONS: dict[str, Conditions] = {
     "optimizer.decay_rate": (("optimizer.schedule", DECAYING),),
     "optimizer.decay_epochs": (("optimizer.schedule", ("step",)),),
 }
-NOT_PARAMETERS = ("model.family",)
+NOT_PARAMETERS = ("model.family", "model.build")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from autodl.data import Dataset, load_dataset
 from autodl.errors import SpecError
 from autodl.export import BestModelSaver, export_dir, finalize
 from autodl.log import interactive, logger
-from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
+from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.progress import SearchProgress
 from autodl.search import FINISHED, SearchResult, open_study, optimize
 from autodl.spec import Spec, objective_problem
@@ -68,14 +68,19 @@ def run_search(spec: Spec, quiet: bool = False) -> SearchSummary:
     if done:
         logger.info("resuming study %r in %s: %d trials already finished", spec.name, mask_url(storage), done)
 
+    build = models.builder(spec.model, spec.base_dir)
     from autodl import training
 
     metric = spec.search.objective.metric
 
     def objective(
-        config: dict[str, dict[str, Any]], seed: int, should_prune: PruneCheck, listeners: list[EpochListener]
+        config: dict[str, dict[str, Any]],
+        seed: int,
+        should_prune: PruneCheck,
+        listeners: list[EpochListener],
+        suggest: Suggest,
     ) -> TrialOutcome:
-        return training.run_trial(config, data, metric, seed, should_prune, listeners)
+        return training.run_trial(config, data, metric, seed, should_prune, listeners, build, suggest)
 
     directory = export_dir(spec)
     tags = {"study": spec.name, "storage": storage, "data.source": data.name, "task": data.task}

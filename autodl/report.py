@@ -38,9 +38,9 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
     table = Table(title=f"Best trial #{best['trial']}: {metric} = {best['objective']['value']:.4f}")
     table.add_column("hyperparameter")
     table.add_column("value", justify="right")
-    searched = set(summary.spec.searched())
+    fixed = {p.name for p in summary.spec.parameters() if not p.searched}
     for name, value in best["hyperparameters"].items():
-        if name in searched:
+        if name not in fixed:
             table.add_row(name, _fmt(value))
     for name, value in sorted(best["metrics"].items()):
         table.add_row(f"[dim]{name}[/]", _fmt(value))

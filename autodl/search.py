@@ -21,7 +21,7 @@ from autodl.errors import AutodlError, StorageError
 from autodl.log import logger
 from autodl.spec import PrunerSpec, Spec
 from autodl.stores import mask_url, prepare_sqlite
-from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
+from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -193,6 +193,7 @@ class Objective(Protocol):
         seed: int,
         should_prune: PruneCheck,
         listeners: list[EpochListener],
+        suggest: Suggest,
     ) -> TrialOutcome: ...
 
 
@@ -250,7 +251,8 @@ def optimize(
     while True:
         done = len(study.get_trials(deepcopy=False, states=FINISHED))
         if done >= spec.search.trials:
-            reason = f"reached {spec.search.trials} trials"
+            count = spec.search.trials
+            reason = f"reached {count} trial{'s' if count != 1 else ''}"
             break
         if timeout is not None and time.monotonic() - started >= timeout:
             reason = f"timeout of {timeout:g} s"
@@ -268,8 +270,11 @@ def optimize(
             trial.report(value, epoch)
             return trial.should_prune()
 
+        def suggest(name: str, dist: space.Distribution, trial: optuna.Trial = trial) -> Any:
+            return space.suggest(trial, name, dist)
+
         try:
-            outcome = objective(config, seed, should_prune, listeners)
+            outcome = objective(config, seed, should_prune, listeners, suggest)
         except KeyboardInterrupt:
             _finish(study, trial, TrialOutcome("failed", reason="interrupted by the user"), observers)
             ran += 1
@@ -313,6 +318,8 @@ def _finish(
     }
     if outcome.pruned_epoch is not None:
         attrs["pruned_epoch"] = outcome.pruned_epoch
+    if outcome.params:
+        attrs["params"] = {**trial.user_attrs.get("params", {}), **outcome.params}
     if outcome.reason:
         attrs["fail_reason"] = outcome.reason
     for key, value in attrs.items():

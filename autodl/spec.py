@@ -128,8 +128,23 @@ class MlpSpec(Section):
     l2: PENALTY = 0.0
 
 
-MODEL_SPECS: dict[str, type[Section]] = {"cnn": CnnSpec, "rnn": RnnSpec, "mlp": MlpSpec}
-ModelSpec = Annotated[Union[CnnSpec, RnnSpec, MlpSpec], Field(discriminator="family")]
+class CustomSpec(Section):
+    """Your own KerasTuner-style hypermodel: ``build(hp)`` returns a compiled Keras model."""
+
+    family: Literal["custom"]
+    build: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="module:function or module:HyperModelClass; the module is looked up beside "
+        "the spec file first, and imported only when a search starts.",
+    )
+
+
+MODEL_SPECS: dict[str, type[Section]] = {
+    "cnn": CnnSpec, "rnn": RnnSpec, "mlp": MlpSpec, "custom": CustomSpec,
+}
+ModelSpec = Annotated[
+    Union[CnnSpec, RnnSpec, MlpSpec, CustomSpec], Field(discriminator="family")
+]
 
 
 class OptimizerSpec(Section):
@@ -249,15 +264,18 @@ class Spec(Section):
         """The spec as written, logged with every search."""
         return self._text
 
-    def searched(self, prefix: str = "spec") -> dict[str, space.Distribution]:
+    def searched(self) -> dict[str, space.Distribution]:
         """Every searched hyperparameter, keyed ``section.field``."""
         found: dict[str, space.Distribution] = {}
-        for section in ("model", "optimizer", "training"):
-            found.update(getattr(self, section).searched(section))
+        for name, section in self.sections().items():
+            found.update(section.searched(name))
         return found
 
     def sections(self) -> dict[str, Section]:
-        """The sections whose fields are hyperparameters."""
+        """The sections whose fields are hyperparameters (a custom model compiles its own
+        optimizer)."""
+        if self.model.family == "custom":
+            return {"model": self.model, "training": self.training}
         return {"model": self.model, "optimizer": self.optimizer, "training": self.training}
 
     def parameters(self) -> list[params.Param]:
@@ -315,6 +333,12 @@ def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:
     except ValidationError as exc:
         raise SpecError(format_errors(exc, where, data)) from None
     problems = params.check(params.collect(spec.sections())) + _objective_problems(spec)
+    if spec.model.family == "custom" and "optimizer" in spec.model_fields_set:
+        problems.append(
+            "optimizer: a custom model is compiled by its build(hp), which chooses the optimizer; "
+            "remove this section (search the optimizer with hp calls instead). "
+            f"Received: optimizer={data.get('optimizer')!r}"
+        )
     if problems:
         raise SpecError("\n".join([f"Invalid spec {where}:", *(f"  {p}" for p in problems)]))
     spec._base_dir = base_dir

@@ -129,8 +129,8 @@ class MlflowTracker:
         return on_epoch
 
     def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
-        """Final measurements, state tag, and the run's end status."""
-        from mlflow.entities import Metric, RunTag
+        """Final measurements, hyperparameters sampled while building, state, end status."""
+        from mlflow.entities import Metric, Param, RunTag
 
         run_id = self._trial_runs.pop(number)
         now = int(time.time() * 1000)
@@ -143,7 +143,10 @@ class MlflowTracker:
             tags.append(RunTag("fail_reason", outcome.reason[:5000]))
         step = outcome.epochs
         self.client.log_batch(
-            run_id, metrics=[Metric(k, float(v), now, step) for k, v in final.items()], tags=tags
+            run_id,
+            metrics=[Metric(k, float(v), now, step) for k, v in final.items()],
+            params=[Param(k, _param_value(v)) for k, v in outcome.params.items()],
+            tags=tags,
         )
         if outcome.summary:
             self.client.log_text(run_id, outcome.summary, "model_summary.txt")

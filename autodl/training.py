@@ -17,8 +17,9 @@ import numpy as np
 from autodl import metrics, schedules
 from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
-from autodl.models import build_model
-from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
+from autodl.models import build_builtin
+from autodl.models.base import ModelBuilder
+from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 
 keras = load_keras()
 
@@ -70,7 +71,8 @@ def rename(logs: dict[str, Any]) -> dict[str, float]:
 
 
 class _EpochMonitor(keras.callbacks.Callback):
-    """Forwards each epoch's metrics, stops on NaN loss, and asks whether to prune.
+    """Forwards each epoch's metrics, stops on a NaN loss or a missing objective, asks whether to
+    prune.
 
     ``extra`` adds metrics Keras does not log (dev F1) when the objective needs them per epoch.
     """
@@ -88,7 +90,7 @@ class _EpochMonitor(keras.callbacks.Callback):
         self.listeners = listeners
         self.extra = extra
         self.pruned_epoch: int | None = None
-        self.nan_reason: str | None = None
+        self.stop_reason: str | None = None
         self.history: dict[str, list[float]] = {}
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -96,15 +98,21 @@ class _EpochMonitor(keras.callbacks.Callback):
         number = epoch + 1
         loss = metrics_now.get("loss", 0.0)
         if not math.isfinite(loss):
-            self.nan_reason = f"loss became {loss} at epoch {number}"
-            self.model.stop_training = True
+            self.stop_reason = f"loss became {loss} at epoch {number}"
         elif self.extra is not None:
             metrics_now.update(self.extra())
+        if self.stop_reason is None and self.objective not in metrics_now:
+            self.stop_reason = (
+                f"the model reports no {self.objective} (it logs {', '.join(sorted(metrics_now))}); "
+                f"compile it with that metric or set search.objective.metric to one of those"
+            )
+        if self.stop_reason is not None:
+            self.model.stop_training = True
         for key, value in metrics_now.items():
             self.history.setdefault(key, []).append(value)
         for listener in self.listeners:
             listener(number, metrics_now)
-        if self.nan_reason:
+        if self.stop_reason:
             return
         value = metrics_now.get(self.objective)
         if value is not None and math.isfinite(value) and self.should_prune(number, value):
@@ -112,15 +120,21 @@ class _EpochMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def evaluate_splits(model: Any, data: Dataset, batch_size: int) -> dict[str, float]:
-    """Loss and metrics on every non-empty split except test (kept for the final model)."""
+def evaluate_splits(
+    model: Any, data: Dataset, batch_size: int, predicted: bool = True
+) -> dict[str, float]:
+    """Loss and metrics on every non-empty split except test (kept for the final model).
+
+    ``predicted`` adds F1 (and multiclass AUC) from predictions, for models with autodl's heads.
+    """
     results: dict[str, float] = {}
     for name in ("train", "train_dev", "dev"):
         split = data.splits[name]
         if len(split) == 0:
             continue
         scores = model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
-        scores.update(predicted_scores(model, split, data.task, batch_size))
+        if predicted:
+            scores.update(predicted_scores(model, split, data.task, batch_size))
         results.update({f"{name}_{key}": float(v) for key, v in scores.items()})
     return results
 
@@ -147,28 +161,38 @@ def run_trial(
     seed: int,
     should_prune: PruneCheck,
     listeners: list[EpochListener],
+    build: ModelBuilder = build_builtin,
+    suggest: Suggest | None = None,
 ) -> TrialOutcome:
-    """Build, compile and fit one configuration; measure it on each split when it completes."""
+    """Build, compile and fit one configuration; measure it on each split when it completes.
+
+    A model that its builder compiled already (a custom ``build(hp)``) keeps its own optimizer,
+    loss and metrics.
+    """
     started = time.perf_counter()
     keras.utils.clear_session(free_memory=True)
     gc.collect()
     keras.utils.set_random_seed(seed)
     train_cfg = config["training"]
-    opt_cfg = config["optimizer"]
-    model = build_model(config["model"], data)
-    loss, keras_metrics = loss_and_metrics(data.task, train_cfg["loss"])
-    model.compile(optimizer=make_optimizer(opt_cfg), loss=loss, metrics=keras_metrics)
+    built = build(config["model"], data, suggest)
+    model = built.model
+    if not built.compiled:
+        opt_cfg = config["optimizer"]
+        loss, keras_metrics = loss_and_metrics(data.task, train_cfg["loss"])
+        model.compile(optimizer=make_optimizer(opt_cfg), loss=loss, metrics=keras_metrics)
     dev = data.splits["dev"]
+    ours = not built.compiled
     extra = (
         _dev_scores(model, data, train_cfg["batch_size"])
-        if objective.removeprefix("dev_") in metrics.computed_here(data.task)
+        if ours and objective.removeprefix("dev_") in metrics.computed_here(data.task)
         else None
     )
     monitor = _EpochMonitor(objective, should_prune, listeners, extra)
-    schedule = keras.callbacks.LearningRateScheduler(
-        lambda epoch, lr: schedules.learning_rate(opt_cfg, epoch, train_cfg["epochs"])
-    )
-    callbacks: list[Any] = [schedule, monitor]
+    callbacks: list[Any] = [monitor]
+    if ours:
+        callbacks.insert(0, keras.callbacks.LearningRateScheduler(
+            lambda epoch, lr: schedules.learning_rate(opt_cfg, epoch, train_cfg["epochs"])
+        ))
     if train_cfg.get("early_stopping"):
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -189,15 +213,16 @@ def run_trial(
         history=monitor.history,
         epochs=len(monitor.history.get("loss", [])),
         params_count=int(model.count_params()),
+        params=built.params,
         summary=model_summary(model),
     )
-    if monitor.nan_reason is not None:
-        outcome.state, outcome.reason = "failed", monitor.nan_reason
+    if monitor.stop_reason is not None:
+        outcome.state, outcome.reason = "failed", monitor.stop_reason
     elif monitor.pruned_epoch is not None:
         outcome.state, outcome.pruned_epoch = "pruned", monitor.pruned_epoch
         outcome.value = monitor.history[objective][-1]
     else:
-        outcome.metrics = evaluate_splits(model, data, train_cfg["batch_size"])
+        outcome.metrics = evaluate_splits(model, data, train_cfg["batch_size"], predicted=ours)
         outcome.value = outcome.metrics[objective]
         if not np.isfinite(outcome.value):
             outcome.state, outcome.reason = "failed", f"{objective} is {outcome.value}"

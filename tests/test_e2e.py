@@ -158,3 +158,69 @@ def test_sentiment_spec_reaches_078_on_the_shared_sentences(project: Path) -> No
     assert out.returncode == 0, out.stdout + out.stderr
     record = json.loads((project / "best_model" / "sentiment-lstm" / "best.json").read_text())
     assert record["objective"]["value"] >= 0.78
+
+
+def _shrink_file(name: str, folder: Path, epochs: int, **model: object) -> Path:
+    spec = yaml.safe_load((SPACES / name).read_text())
+    spec["training"]["epochs"] = epochs
+    spec["model"].update(model)
+    path = folder / name
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_classic_mnist_cnn_trains_as_written_on_digits(project: Path) -> None:
+    spec = _shrink_file("mnist_cnn_classic.yaml", project, epochs=2)
+    result = CliRunner().invoke(app, ["search", str(spec), "--data", "digits", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "mnist-cnn-classic: stopped (reached 1 trial); 1 complete, 0 pruned, 0 failed" in result.output
+    import keras
+
+    model = keras.saving.load_model(project / "best_model" / "mnist-cnn-classic" / "model.keras")
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["InputLayer", "Normalization", "Conv2D", "Activation", "MaxPooling2D", "Conv2D",
+                     "Activation", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size) for c in convs] == [(32, (3, 3)), (64, (3, 3))]
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == (3 * 3 * 1 * 32 + 32) + (3 * 3 * 32 * 64 + 64) + (2 * 2 * 64 * 10 + 10)
+    assert model.layers[-2].rate == 0.5 and model.layers[-1].units == 10
+
+
+def test_classic_sentiment_bilstm_trains_as_written(project: Path) -> None:
+    spec = _shrink_file("sentiment_bilstm_classic.yaml", project, epochs=1)
+    result = CliRunner().invoke(app, ["search", str(spec), "--data", str(SENTENCES), "--quiet"])
+    assert result.exit_code == 0, result.output
+    import keras
+
+    model = keras.saving.load_model(project / "best_model" / "sentiment-bilstm-classic" / "model.keras")
+    bidirectional = [layer for layer in model.layers if type(layer).__name__ == "Bidirectional"]
+    assert len(bidirectional) == 1
+    lstm = bidirectional[0].forward_layer
+    assert (lstm.units, lstm.dropout, lstm.recurrent_dropout) == (64, 0.2, 0.2)
+    embedding = next(layer for layer in model.layers if type(layer).__name__ == "Embedding")
+    assert embedding.output_dim == 128
+    dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
+    assert [d.units for d in dense] == [64, 1]
+    assert next(layer for layer in model.layers if type(layer).__name__ == "Dropout").rate == 0.5
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "study"),
+    [
+        ("sentiment_gru.yaml", str(SENTENCES), "sentiment-gru"),
+        ("sentiment_conv1d.yaml", str(SENTENCES), "sentiment-conv1d"),
+        ("digits_mlp.yaml", None, "digits-mlp"),
+    ],
+)
+def test_searched_specs_run(name: str, data: str | None, study: str, project: Path) -> None:
+    spec = shrunk(name, project, epochs=2, trials=2)
+    args = ["search", str(spec), "--quiet"] + (["--data", data] if data else [])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads((project / "best_model" / study / "best.json").read_text())
+    metric = record["objective"]["metric"]
+    assert record["metrics"][metric] == pytest.approx(record["objective"]["value"])
+    assert record["metrics"]["test_accuracy"] > 0.4
+    _, children = runs_of(study)
+    assert len(children) == 2

@@ -57,7 +57,11 @@ def curve_objective(score: Callable[[dict[str, Any]], float]) -> search.Objectiv
     """A fake trainer: dev accuracy climbs towards ``score(config)`` over the epochs."""
 
     def objective(
-        config: dict[str, dict[str, Any]], seed: int, should_prune: PruneCheck, listeners: list[EpochListener]
+        config: dict[str, dict[str, Any]],
+        seed: int,
+        should_prune: PruneCheck,
+        listeners: list[EpochListener],
+        suggest: Any,
     ) -> TrialOutcome:
         target = score(config)
         history: list[float] = []
@@ -181,10 +185,10 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(write_spec, tmp_path
     spec = make_spec(write_spec, pruner={"name": "none"})
     base = curve_objective(by_filters)
 
-    def objective(config, seed, should_prune, listeners):
+    def objective(config, seed, should_prune, listeners, suggest):
         if config["model"]["blocks"] == 3:
             raise ValueError("Negative dimension size caused by subtracting 3 from 2")
-        return base(config, seed, should_prune, listeners)
+        return base(config, seed, should_prune, listeners, suggest)
 
     result = search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
     failed = [t for t in result.study.trials if t.state == optuna.trial.TrialState.FAIL]
@@ -198,7 +202,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(write_spec, tmp_path
 def test_a_search_that_only_fails_stops_with_the_reason(write_spec, tmp_path) -> None:
     spec = make_spec(write_spec, trials=20)
 
-    def objective(config, seed, should_prune, listeners):
+    def objective(config, seed, should_prune, listeners, suggest):
         return TrialOutcome("failed", reason="loss became nan at epoch 1")
 
     with pytest.raises(AutodlError, match=r"The last 5 trials all failed; the latest with: loss became nan at epoch 1"):
@@ -209,11 +213,11 @@ def test_ctrl_c_fails_the_running_trial_and_keeps_the_rest(write_spec, tmp_path)
     spec = make_spec(write_spec, pruner={"name": "none"})
     base = curve_objective(by_filters)
 
-    def objective(config, seed, should_prune, listeners):
+    def objective(config, seed, should_prune, listeners, suggest):
         if len(calls) == 3:
             raise KeyboardInterrupt
         calls.append(1)
-        return base(config, seed, should_prune, listeners)
+        return base(config, seed, should_prune, listeners, suggest)
 
     calls: list[int] = []
     result = search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)

@@ -35,23 +35,24 @@ def test_ui_serves_the_store_over_rest(project: Path) -> None:
         [sys.executable, "-m", "autodl", "ui", "--port", str(port)],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    body = None
     try:
-        body = None
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
             data=json.dumps({"experiment_ids": ["1"]}).encode(),
             headers={"Content-Type": "application/json"},
         )
-        while time.monotonic() < deadline and body is None:
+        while time.monotonic() < deadline and body is None and server.poll() is None:
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:
                     body = json.loads(response.read())
             except OSError:
-                assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
                 time.sleep(1)
-        assert body is not None, "the UI did not answer within 90 s"
-        assert [run["info"]["run_id"] for run in body["runs"]] == [parent]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+        output = server.communicate(timeout=60)[0].decode(errors="replace")
+    assert body is not None, f"the UI did not answer (exit code {server.returncode}):\n{output[-3000:]}"
+    assert [run["info"]["run_id"] for run in body["runs"]] == [parent]
+    assert f"MLflow UI on http://127.0.0.1:{port}" in output

@@ -101,6 +101,14 @@ def resolve(source: str, base_dir: Path) -> SourceRef:
     return SourceRef("path", str(path), path.resolve())
 
 
+def command_line_source(value: str) -> str:
+    """A ``--data`` value as a spec source: names stay names, paths become absolute (they are
+    relative to where the command runs, not to the spec file)."""
+    if value in BUILTIN or value.startswith("keras:"):
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
 def read(ref: SourceRef) -> RawData:
     """Load every example of a resolved source."""
     if ref.kind == "builtin":

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from autodl.data.dataset import Dataset
 from autodl.errors import SpecError
-from autodl.models import cnn, mlp, rnn
+from autodl.models import cnn, custom, mlp, rnn
+from autodl.models.base import Built, ModelBuilder
+from autodl.outcome import Suggest
 
-FAMILIES: dict[str, ModuleType] = {"cnn": cnn, "rnn": rnn, "mlp": mlp}
+FAMILIES: dict[str, ModuleType] = {"cnn": cnn, "rnn": rnn, "mlp": mlp, "custom": custom}
 
 
 def get(name: str) -> ModuleType:
@@ -42,5 +45,21 @@ def check_fits(section: Any, data: Dataset) -> None:
 
 
 def build_model(model_cfg: dict[str, Any], data: Dataset) -> Any:
-    """Build the uncompiled Keras model for one sampled ``model`` section."""
+    """Build the uncompiled Keras model of a built-in family for one sampled ``model`` section."""
     return get(model_cfg["family"]).build(model_cfg, data)
+
+
+def build_builtin(model_cfg: dict[str, Any], data: Dataset, suggest: Suggest | None) -> Built:
+    """The ``ModelBuilder`` of the built-in families: everything comes from the sampled config."""
+    return Built(build_model(model_cfg, data))
+
+
+def builder(section: Any, base_dir: Path) -> ModelBuilder:
+    """How to build each trial's model for a spec's ``model`` section.
+
+    A custom family imports the user's module here, once, when the search starts.
+    """
+    if section.family != "custom":
+        return build_builtin
+    user_build = custom.load_builder(section.build, base_dir)
+    return lambda cfg, data, suggest: custom.build(user_build, suggest)
