@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,15 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
     path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
 
 
+DataFor = Callable[[dict[str, Any]], Dataset]
+
+
 class BestModelSaver:
     """Called on each new best trial: replaces the saved model and its record atomically."""
 
-    def __init__(self, spec: Spec, data: Dataset, directory: Path) -> None:
+    def __init__(self, spec: Spec, data_for: DataFor, directory: Path) -> None:
         self.spec = spec
-        self.data = data
+        self.data_for = data_for
         self.directory = directory
 
     def __call__(self, trial: Any, outcome: TrialOutcome) -> None:
@@ -66,15 +70,17 @@ class BestModelSaver:
         staging = self.directory / f".staging-{MODEL_FILE}"
         outcome.model.save(staging)
         os.replace(staging, self.directory / MODEL_FILE)
-        _write_json(self.directory / INFO_FILE, best_record(self.spec, self.data, trial, outcome.metrics))
+        data = self.data_for(trial.user_attrs["config"])
+        _write_json(self.directory / INFO_FILE, best_record(self.spec, data, trial, outcome.metrics))
 
 
-def finalize(spec: Spec, data: Dataset, directory: Path, best: Any) -> dict[str, Any]:
+def finalize(spec: Spec, data_for: DataFor, directory: Path, best: Any) -> dict[str, Any]:
     """Measure the saved best model on the test split (once, at the end) and return its record.
 
     When the folder holds no model for ``best`` (it was removed after an earlier run), the record
     comes from the study and carries no test metrics.
     """
+    data = data_for(best.user_attrs["config"])
     info_path = directory / INFO_FILE
     model_path = directory / MODEL_FILE
     saved = json.loads(info_path.read_text()) if info_path.is_file() else None

@@ -13,17 +13,29 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 from autodl import space
 
 
+HYPERPARAMETER = object()
+"""Marks a field declared with ``hyper()``: a hyperparameter, fixed or searched."""
+
+
 class Section(BaseModel):
     """A spec section: unknown keys are errors, so typos never pass silently."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
+    @classmethod
+    def hyperparameters(cls) -> list[str]:
+        """Names of the fields declared with ``hyper()``."""
+        return [
+            name for name, field in cls.model_fields.items()
+            if any(item is HYPERPARAMETER for item in field.metadata)
+        ]
+
     def searched(self, prefix: str) -> dict[str, space.Distribution]:
-        """The fields of this section that are distributions, keyed by dotted name."""
+        """The hyperparameters of this section that are distributions, keyed by dotted name."""
         return {
-            f"{prefix}.{name}": value
-            for name, value in self
-            if isinstance(value, space.DISTRIBUTION_TYPES)
+            f"{prefix}.{name}": getattr(self, name)
+            for name in self.hyperparameters()
+            if isinstance(getattr(self, name), space.DISTRIBUTION_TYPES)
         }
 
 
@@ -110,6 +122,7 @@ def hyper(kind: space.ValueKind) -> Any:
         Any,
         BeforeValidator(lambda raw: space.parse(raw, kind)),
         WithJsonSchema(_hyper_schema(kind)),
+        HYPERPARAMETER,
     ]
 
 

@@ -28,7 +28,6 @@ BUILTIN_CONDITIONS: dict[str, Conditions] = {
     "optimizer.decay_rate": (("optimizer.schedule", DECAYING),),
     "optimizer.decay_epochs": (("optimizer.schedule", ("step",)),),
 }
-NOT_PARAMETERS = ("model.family", "model.build")
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,9 @@ def collect(sections: dict[str, Any]) -> dict[str, Param]:
     """Every hyperparameter of the sections, keyed ``section.field``, in declaration order."""
     found: dict[str, Param] = {}
     for section_name, section in sections.items():
-        for field_name, value in section:
+        for field_name in section.hyperparameters():
+            value = getattr(section, field_name)
             name = f"{section_name}.{field_name}"
-            if name in NOT_PARAMETERS:
-                continue
             explicit = value.when if isinstance(value, space.DISTRIBUTION_TYPES) else ()
             default = type(section).model_fields[field_name].default
             found[name] = Param(name, value, BUILTIN_CONDITIONS.get(name, ()) + explicit, default)

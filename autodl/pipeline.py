@@ -5,14 +5,15 @@ The CLI calls ``run_search``; each stage lives in its own module.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autodl import models
-from autodl.data import Dataset, load_dataset
+from autodl import models, space
+from autodl.data import Dataset, SeriesData, load_dataset
 from autodl.errors import SpecError
-from autodl.export import BestModelSaver, export_dir, finalize
+from autodl.export import BestModelSaver, DataFor, export_dir, finalize
 from autodl.log import interactive, logger
 from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.progress import SearchProgress
@@ -53,6 +54,18 @@ def describe_data(data: Dataset) -> str:
     return f"data {data.name}: {data.kind}, {data.task}; {sizes}{classes}"
 
 
+def _trial_data(loaded: Dataset | SeriesData, spec: Spec) -> tuple[Dataset, DataFor]:
+    """The data to check and describe, and the data each trial trains on.
+
+    A time series is cut into windows of the trial's ``data.window``; the shortest window the
+    space allows stands for it in the checks.
+    """
+    if isinstance(loaded, SeriesData):
+        shortest = min(space.candidates(spec.data.window))
+        return loaded.windows(shortest), lambda config: loaded.windows(config["data"]["window"])
+    return loaded, lambda config: loaded
+
+
 def run_search(spec: Spec, quiet: bool = False) -> SearchSummary:
     """Run (or resume) the search a spec describes and save its best model."""
     tracker = open_tracker(spec.tracking.enabled, spec.tracking.uri)
@@ -60,7 +73,7 @@ def run_search(spec: Spec, quiet: bool = False) -> SearchSummary:
         spec.tracking.uri if spec.tracking.enabled else None
     )
     study = open_study(spec, storage)
-    data = load_dataset(spec.data, spec.base_dir, spec.seed)
+    data, data_for = _trial_data(load_dataset(spec.data, spec.base_dir, spec.seed), spec)
     models.check_fits(spec.model, data)
     check_objective(spec, data)
     logger.info(describe_data(data))
@@ -80,19 +93,24 @@ def run_search(spec: Spec, quiet: bool = False) -> SearchSummary:
         listeners: list[EpochListener],
         suggest: Suggest,
     ) -> TrialOutcome:
-        return training.run_trial(config, data, metric, seed, should_prune, listeners, build, suggest)
+        return training.run_trial(
+            config, data_for(config), metric, seed, should_prune, listeners, build, suggest
+        )
 
     directory = export_dir(spec)
     tags = {"study": spec.name, "storage": storage, "data.source": data.name, "task": data.task}
     tags.update({f"data.{k}_size": str(v) for k, v in data.sizes().items()})
+    if data.class_balance():
+        tags["data.class_balance"] = json.dumps({k: round(v, 4) for k, v in data.class_balance().items()})
     parent = tracker.start_search(spec.name, spec.text, tags, study.user_attrs.get(PARENT_RUN_ATTR))
     if parent:
         study.set_user_attr(PARENT_RUN_ATTR, parent)
     try:
         with SearchProgress(spec.search.trials, done, metric, interactive(quiet)) as progress:
-            result = optimize(spec, study, objective, [tracker, progress], BestModelSaver(spec, data, directory))
+            saver = BestModelSaver(spec, data_for, directory)
+            result = optimize(spec, study, objective, [tracker, progress], saver)
         best_trial = result.best
-        best = finalize(spec, data, directory, best_trial) if best_trial is not None else None
+        best = finalize(spec, data_for, directory, best_trial) if best_trial is not None else None
     except BaseException:
         tracker.end_search(None, {}, None, "FAILED")
         raise

@@ -262,6 +262,15 @@ def suggest(trial: optuna.trial.BaseTrial, name: str, dist: Distribution) -> Any
     return dist.values[index]
 
 
+def candidates(value: Any) -> list[Any]:
+    """The values a fixed value or distribution can take; the two ends for numeric ranges."""
+    if isinstance(value, (IntRange, FloatRange)):
+        return [value.low, value.high]
+    if isinstance(value, Choice):
+        return list(value.values)
+    return [value]
+
+
 def describe(value: Any) -> str:
     """Render a fixed value or distribution the way a user would write it."""
     if isinstance(value, DISTRIBUTION_TYPES) and value.when:

@@ -28,15 +28,38 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 
 
 class SplitSpec(Section):
-    """Fractions of the examples in each split; they must add up to 1."""
+    """How examples are split: by fractions that add up to 1, or by file (train on some files,
+    evaluate on others)."""
 
     train: float = Field(0.7, gt=0, lt=1)
     train_dev: float = Field(0.1, ge=0, lt=1)
     dev: float = Field(0.1, gt=0, lt=1)
     test: float = Field(0.1, ge=0, lt=1)
+    train_files: list[str] | None = Field(
+        None, min_length=1, description="Files whose rows make train and train-dev."
+    )
+    dev_files: list[str] | None = Field(
+        None, min_length=1, description="Files whose rows make dev (and test, unless test_files)."
+    )
+    test_files: list[str] | None = Field(None, min_length=1, description="Files whose rows make test.")
 
     @model_validator(mode="after")
-    def _sums_to_one(self) -> SplitSpec:
+    def _consistent(self) -> SplitSpec:
+        if self.by_files:
+            if not (self.train_files and self.dev_files):
+                raise ValueError("splitting by file needs both train_files and dev_files")
+            given = {"train", "dev"} & self.model_fields_set
+            if given:
+                raise ValueError(
+                    f"{' and '.join(sorted(given))} fractions do not apply when splitting by file "
+                    "(train_dev is the share of the train files held out, test the share of the dev "
+                    "files unless test_files names files)"
+                )
+            named = [*self.train_files, *self.dev_files, *(self.test_files or [])]
+            twice = sorted({f for f in named if named.count(f) > 1})
+            if twice:
+                raise ValueError(f"a file can feed one split only, but {', '.join(twice)} is named twice")
+            return self
         total = self.train + self.train_dev + self.dev + self.test
         if abs(total - 1.0) > 1e-6:
             raise ValueError(
@@ -45,19 +68,44 @@ class SplitSpec(Section):
             )
         return self
 
+    @property
+    def by_files(self) -> bool:
+        return bool(self.train_files or self.dev_files or self.test_files)
+
     def fractions(self) -> dict[str, float]:
         return {"train": self.train, "train_dev": self.train_dev, "dev": self.dev, "test": self.test}
 
 
 class DataSpec(Section):
-    """Where the examples are and how to split them."""
+    """Where the examples are, how to read them, and how to split them."""
 
     source: str = Field(
-        description="A built-in name (digits), keras:<name>, or a file or folder relative to "
-        "the spec file."
+        description="A built-in name (digits, sunspots, co2), keras:<name>, or a file or folder "
+        "relative to the spec file."
     )
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     split: SplitSpec = SplitSpec()
+    label: str | None = Field(None, description="Table files: the label column (default: label, "
+                              "else the last column).")
+    features: list[str] | None = Field(None, min_length=1, description="Table files: the numeric "
+                                       "feature columns (default: all but the label).")
+    text: str | None = Field(None, description="Table files: a column of text to classify.")
+    series: str | None = Field(None, description="Forecast this numeric column (a time series).")
+    window: positive_int(2) = 24
+    horizon: int = Field(1, ge=1, description="Forecast this many steps after the window.")
+    stride: int = Field(1, ge=1, description="Steps between the starts of two windows.")
+    image_size: tuple[int, int] | None = Field(None, description="Image folders: resize to "
+                                               "[height, width].")
+    color_mode: Literal["rgb", "grayscale"] = "rgb"
+
+    @model_validator(mode="after")
+    def _one_reading(self) -> DataSpec:
+        chosen = [k for k in ("features", "text", "series") if getattr(self, k) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"set only one of features, text and series, but got {', '.join(chosen)}")
+        if self.series is not None and self.task not in ("auto", "regression"):
+            raise ValueError(f"forecasting a series is a regression task, but task is {self.task}")
+        return self
 
 
 INITIALIZERS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal")
@@ -173,10 +221,8 @@ class TrainingSpec(Section):
 
     epochs: positive_int() = 10
     batch_size: positive_int() = 32
-    early_stopping: int | None = Field(
-        None, ge=1, description="Stop after this many epochs without a better dev loss."
-    )
-    loss: Literal["mse", "mae"] = Field("mse", description="Loss for regression tasks.")
+    early_stopping: hyper(space.ValueKind(int, minimum=1, nullable=True)) = None
+    loss: one_of("mse", "mae") = "mse"
 
 
 class PrunerSpec(Section):
@@ -272,11 +318,15 @@ class Spec(Section):
         return found
 
     def sections(self) -> dict[str, Section]:
-        """The sections whose fields are hyperparameters (a custom model compiles its own
-        optimizer)."""
-        if self.model.family == "custom":
-            return {"model": self.model, "training": self.training}
-        return {"model": self.model, "optimizer": self.optimizer, "training": self.training}
+        """The sections whose fields are hyperparameters: a custom model compiles its own
+        optimizer, and only a time series has a window length to search."""
+        found: dict[str, Section] = {"model": self.model}
+        if self.model.family != "custom":
+            found["optimizer"] = self.optimizer
+        found["training"] = self.training
+        if self.data.series is not None:
+            found["data"] = self.data
+        return found
 
     def parameters(self) -> list[params.Param]:
         """Every hyperparameter, each after the ones its conditions refer to."""

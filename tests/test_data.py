@@ -77,7 +77,8 @@ def test_resolve_missing_path_says_what_was_received(tmp_path: Path) -> None:
         resolve("nope/data.tsv", tmp_path)
     assert str(caught.value) == (
         f"Data not found: {tmp_path / 'nope' / 'data.tsv'} does not exist. data.source takes a "
-        "built-in name (digits), keras:<name>, or a file or folder (relative to the spec file). "
+        "built-in name (digits, sunspots, co2), keras:<name>, or a file or folder (relative to "
+        "the spec file). "
         "Received: data.source='nope/data.tsv'"
     )
 
@@ -88,7 +89,7 @@ def test_keras_source_offline_gives_a_data_error(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setitem(sources.KERAS, "imdb", offline)
     with pytest.raises(DataError) as caught:
-        read(SourceRef("keras", "imdb"))
+        read(SourceRef("keras", "imdb"), DataSpec(source="keras:imdb"))
     assert str(caught.value) == (
         "Could not load keras:imdb: Keras downloads it on first use and that failed "
         "(OSError: network unreachable). Connect to the internet once (the files are then "
@@ -108,7 +109,7 @@ def test_single_text_file(tmp_path: Path) -> None:
         "Tabs\tinside the text\t0 ",
         "Meh.\tneutral",
     )
-    raw = read(resolve("reviews.tsv", tmp_path))
+    raw = read(resolve("reviews.tsv", tmp_path), DataSpec(source="reviews.tsv"))
     assert (raw.name, raw.kind) == ("reviews.tsv", "text")
     assert raw.x.tolist() == ["Great food.", "Tabs\tinside the text", "Meh."]
     assert raw.labels.tolist() == ["1", "0", "neutral"]
@@ -175,9 +176,9 @@ def test_long_bad_line_is_cut_to_80_characters(tmp_path: Path) -> None:
 
 
 def test_single_file_that_is_not_tab_separated_is_an_error(tmp_path: Path) -> None:
-    file = write_lines(tmp_path / "data.csv", "text,label", "good,1")
+    file = write_lines(tmp_path / "data.txt", "text,label", "good,1")
     with pytest.raises(DataError) as caught:
-        read(resolve("data.csv", tmp_path))
+        read(resolve("data.txt", tmp_path), DataSpec(source="data.txt"))
     assert str(caught.value) == (
         f"{file.resolve()}, line 1: expected 'text<TAB>label'. Received: line='text,label'"
     )

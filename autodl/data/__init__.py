@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from autodl.data.dataset import Dataset, RawData, Split, Task
-from autodl.data.sources import SourceRef, read, resolve
-from autodl.data.splits import split_indices, take
+from autodl.data.series import SeriesData
+from autodl.data.sources import SourceRef, read, read_series_source, resolve
+from autodl.data.splits import split_by_files, split_indices, take
 from autodl.errors import DataError
 from autodl.spec import DataSpec
 
-__all__ = ["Dataset", "Split", "load_dataset", "resolve", "SourceRef"]
+__all__ = ["Dataset", "SeriesData", "Split", "load_dataset", "resolve", "SourceRef"]
 
 
 def encode_labels(labels: np.ndarray, task: str, source: str) -> tuple[Task, np.ndarray, tuple[str, ...]]:
@@ -23,6 +24,8 @@ def encode_labels(labels: np.ndarray, task: str, source: str) -> tuple[Task, np.
     """
     as_text = np.asarray(labels).astype(str)
     numeric = _as_numbers(as_text)
+    if numeric is None:
+        _check_one_kind(as_text, source)
     if task == "regression" or (
         task == "auto" and numeric is not None and not np.all(numeric == np.round(numeric))
     ):
@@ -53,6 +56,18 @@ def encode_labels(labels: np.ndarray, task: str, source: str) -> tuple[Task, np.
     return resolved, y, tuple(str(n) for n in names)
 
 
+def _check_one_kind(labels: np.ndarray, source: str) -> None:
+    """Labels that are partly numbers and partly words are a data error, not extra classes."""
+    is_number = np.array([_as_numbers(np.array([v])) is not None for v in np.unique(labels)])
+    if is_number.any():
+        names = np.unique(labels)
+        raise DataError(
+            f"{source}: mixed label types: {int(is_number.sum())} label value(s) are numbers "
+            f"(e.g. {str(names[is_number][0])!r}) and {int((~is_number).sum())} are text (e.g. "
+            f"{str(names[~is_number][0])!r}). Make every label the same kind."
+        )
+
+
 def _as_numbers(values: np.ndarray) -> np.ndarray | None:
     try:
         return values.astype("float64")
@@ -60,9 +75,21 @@ def _as_numbers(values: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def load_dataset(spec: DataSpec, base_dir: Path, seed: int) -> Dataset:
-    """Read the source named by ``spec`` and split it by ``spec.split``, seeded by ``seed``."""
-    raw: RawData = read(resolve(spec.source, base_dir))
+def load_dataset(spec: DataSpec, base_dir: Path, seed: int) -> Dataset | SeriesData:
+    """Read the source named by ``spec`` and split it by ``spec.split``, seeded by ``seed``.
+
+    A time series (``data.series``) comes back as ``SeriesData``, cut into windows per trial.
+    """
+    ref = resolve(spec.source, base_dir)
+    if spec.series is not None:
+        if spec.split.by_files:
+            raise DataError("A time series is split in time, not by file: remove data.split's files.")
+        values, name = read_series_source(ref, spec)
+        return SeriesData.split(name, values, spec.split.fractions(), spec.horizon, spec.stride)
+    raw: RawData = read(ref, spec)
     task, y, names = encode_labels(raw.labels, spec.task, raw.name)
-    indices = split_indices(y, spec.split.fractions(), task, seed)
+    if spec.split.by_files:
+        indices = split_by_files(raw.groups, y, spec.split, task, seed, raw.name)
+    else:
+        indices = split_indices(y, spec.split.fractions(), task, seed)
     return Dataset(raw.name, raw.kind, task, take(raw.x, y, indices), names)

@@ -14,9 +14,14 @@ from typing import Literal
 import numpy as np
 
 from autodl.backend import load_keras
+from autodl.data.arrays import read_npz
 from autodl.data.dataset import RawData
+from autodl.data.images import IMAGE_SUFFIXES, read_image_folder
+from autodl.data.series import SERIES, SERIES_COLUMNS, read_series
+from autodl.data.tables import TABLE_SUFFIXES, read_frame, read_table
 from autodl.errors import DataError
 from autodl.log import logger
+from autodl.spec import DataSpec
 
 TEXT_SUFFIXES = (".txt", ".tsv")
 
@@ -79,7 +84,7 @@ class SourceRef:
 
 def resolve(source: str, base_dir: Path) -> SourceRef:
     """Resolve ``source`` (relative paths against ``base_dir``) or raise ``DataError``."""
-    if source in BUILTIN:
+    if source in BUILTIN or source in SERIES:
         return SourceRef("builtin", source)
     if source.startswith("keras:"):
         name = source.removeprefix("keras:")
@@ -95,8 +100,8 @@ def resolve(source: str, base_dir: Path) -> SourceRef:
     if not path.exists():
         raise DataError(
             f"Data not found: {path} does not exist. data.source takes a built-in name "
-            f"({', '.join(BUILTIN)}), keras:<name>, or a file or folder (relative to the spec "
-            f"file). Received: data.source={source!r}"
+            f"({', '.join([*BUILTIN, *SERIES])}), keras:<name>, or a file or folder (relative to "
+            f"the spec file). Received: data.source={source!r}"
         )
     return SourceRef("path", str(path), path.resolve())
 
@@ -104,19 +109,57 @@ def resolve(source: str, base_dir: Path) -> SourceRef:
 def command_line_source(value: str) -> str:
     """A ``--data`` value as a spec source: names stay names, paths become absolute (they are
     relative to where the command runs, not to the spec file)."""
-    if value in BUILTIN or value.startswith("keras:"):
+    if value in BUILTIN or value in SERIES or value.startswith("keras:"):
         return value
     return str(Path(value).expanduser().resolve())
 
 
-def read(ref: SourceRef) -> RawData:
-    """Load every example of a resolved source."""
+def read(ref: SourceRef, spec: DataSpec) -> RawData:
+    """Load every example of a resolved source, reading files by their kind."""
     if ref.kind == "builtin":
+        if ref.name in SERIES:
+            raise DataError(
+                f"{ref.name} is a time series: set data.series to its column "
+                f"({SERIES_COLUMNS[ref.name]}) to forecast it. Received: data.source={ref.name!r}"
+            )
         return BUILTIN[ref.name]()
     if ref.kind == "keras":
         return _read_keras(ref.name)
     assert ref.path is not None
-    return read_text_files(ref.path)
+    path = ref.path
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        if _has_class_folders(path):
+            return read_image_folder(path, spec.image_size, spec.color_mode)
+        return read_text_files(path)
+    if suffix == ".npz":
+        return read_npz(path)
+    table_columns = spec.label or spec.features or spec.text
+    if suffix in (".csv", ".parquet") or (suffix == ".tsv" and table_columns):
+        return read_table(path, spec.label, spec.features, spec.text)
+    return read_text_files(path)
+
+
+def read_series_source(ref: SourceRef, spec: DataSpec) -> tuple[np.ndarray, str]:
+    """The values of the column ``data.series`` of a built-in series or a table file."""
+    assert spec.series is not None
+    if ref.kind == "builtin" and ref.name in SERIES:
+        return read_series(SERIES[ref.name](), spec.series, Path(ref.name)), ref.name
+    if ref.path is None or ref.path.suffix.lower() not in TABLE_SUFFIXES:
+        raise DataError(
+            f"data.series needs a table file ({', '.join(TABLE_SUFFIXES)}) or a built-in series "
+            f"({', '.join(SERIES)}). Received: data.source={ref.name!r}"
+        )
+    return read_series(read_frame(ref.path), spec.series, ref.path), ref.path.name
+
+
+def _has_class_folders(path: Path) -> bool:
+    """Whether ``path`` holds subfolders of images (one per class)."""
+    return any(
+        child.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in child.iterdir())
+        for child in path.iterdir()
+        if not child.name.startswith(".")
+    )
 
 
 def _read_keras(name: str) -> RawData:

@@ -6,6 +6,7 @@ import numpy as np
 
 from autodl.data.dataset import SPLITS, Split, Task
 from autodl.errors import DataError
+from autodl.spec import SplitSpec
 
 
 def split_indices(
@@ -101,3 +102,42 @@ def _check_rarest_class(y: np.ndarray, n_splits: int) -> None:
 def take(x: np.ndarray, y: np.ndarray, indices: dict[str, np.ndarray]) -> dict[str, Split]:
     """Materialise the splits from index arrays."""
     return {name: Split(x[idx], y[idx]) for name, idx in indices.items()}
+
+
+def split_by_files(
+    groups: np.ndarray, y: np.ndarray, split: SplitSpec, task: Task, seed: int, source: str
+) -> dict[str, np.ndarray]:
+    """Train and train-dev from ``train_files``; dev (and test) from ``dev_files``.
+
+    Train-dev comes from the training files' distribution, so dev minus train-dev error measures
+    the mismatch between the files. Test is ``test_files``, or a share of the dev files' rows.
+    """
+    if groups.size == 0:
+        raise DataError(
+            f"{source}: splitting by file needs a folder of text<TAB>label files; this source has "
+            "no files to choose from. Use split fractions instead."
+        )
+    names = sorted(set(groups.tolist()))
+    pools: dict[str, np.ndarray] = {}
+    for key in ("train_files", "dev_files", "test_files"):
+        listed = getattr(split, key) or []
+        for name in listed:
+            if name not in names:
+                raise DataError(
+                    f"data.split.{key}: {source} has no file {name!r}; its files are "
+                    f"{', '.join(names)}. Received: data.split.{key}={listed!r}"
+                )
+        pools[key] = np.flatnonzero(np.isin(groups, listed))
+
+    def halves(pool: np.ndarray, held_out: str, share: float) -> tuple[np.ndarray, np.ndarray]:
+        fractions = {name: 0.0 for name in SPLITS}
+        fractions.update(train=1.0 - share, **{held_out: share})
+        parts = split_indices(y[pool], fractions, task, seed)
+        return pool[parts["train"]], pool[parts[held_out]]
+
+    train, train_dev = halves(pools["train_files"], "train_dev", split.train_dev)
+    if split.test_files:
+        dev, test = pools["dev_files"], pools["test_files"]
+    else:
+        dev, test = halves(pools["dev_files"], "test", split.test)
+    return {"train": train, "train_dev": train_dev, "dev": np.sort(dev), "test": np.sort(test)}

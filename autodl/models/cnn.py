@@ -31,15 +31,6 @@ def block_filters(cfg: dict[str, Any]) -> list[int]:
     return [cfg["filters"] * (2**i if grow else 1) for i in range(cfg["blocks"])]
 
 
-def _values(value: Any) -> list[Any]:
-    """Every value a fixed value or distribution can take (the range ends for int ranges)."""
-    if isinstance(value, space.IntRange):
-        return [value.low, value.high]
-    if isinstance(value, space.Choice):
-        return list(value.values)
-    return [value]
-
-
 def smallest_side(side: int, blocks: int, kernel: int, strides: int, padding: str, pooling: bool) -> int:
     """The spatial size left after ``blocks`` conv blocks; below 1 means nothing is left.
 
@@ -64,12 +55,12 @@ def check(section: Any, data: Dataset) -> None:
     elif data.kind == "sequence":
         side, shape = data.input_shape[0], f"{data.input_shape[0]}-step"
     else:
-        side, shape = min(_values(section.sequence_length)), "text"
-    blocks = max(_values(section.blocks))
-    pooled = _values(section.pooling) != ["none"]
+        side, shape = min(space.candidates(section.sequence_length)), "text"
+    blocks = max(space.candidates(section.blocks))
+    pooled = space.candidates(section.pooling) != ["none"]
     size = smallest_side(
-        side, blocks, max(_values(section.kernel_size)), max(_values(section.strides)),
-        "valid" if "valid" in _values(section.padding) else "same", pooled,
+        side, blocks, max(space.candidates(section.kernel_size)), max(space.candidates(section.strides)),
+        "valid" if "valid" in space.candidates(section.padding) else "same", pooled,
     )
     if size < 1:
         raise SpecError(

@@ -1,0 +1,82 @@
+"""Table files (CSV, TSV, Parquet): numeric feature columns or a text column, and a label column."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import numpy as np
+
+from autodl.data.dataset import RawData
+from autodl.errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+
+
+def read_frame(path: Path) -> object:
+    """The whole table as a pandas DataFrame, or a ``DataError`` naming the file."""
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+    except Exception as exc:  # pandas and pyarrow raise many parser-specific types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read this table ({first}).") from None
+
+
+def column(frame: object, name: str, path: Path, key: str) -> object:
+    """One column by name; an unknown name lists the columns and the closest one."""
+    columns = [str(c) for c in frame.columns]  # type: ignore[attr-defined]
+    if name not in columns:
+        hint = difflib.get_close_matches(name, columns, n=1)
+        did = f"; did you mean {hint[0]!r}?" if hint else "."
+        raise DataError(
+            f"{path}: no column {name!r} (from {key}){did} Columns: {', '.join(columns)}. "
+            f"Received: {key}={name!r}"
+        )
+    return frame[name]  # type: ignore[index]
+
+
+def numeric(values: object, path: Path, name: str) -> np.ndarray:
+    """A column as float32; a non-number or an empty cell is named by row (file line) and column."""
+    import pandas as pd
+
+    converted = pd.to_numeric(values, errors="coerce")
+    bad = np.flatnonzero(converted.isna().to_numpy())
+    if len(bad):
+        row = int(bad[0])
+        raw = values.iloc[row]  # type: ignore[attr-defined]
+        what = "is empty" if pd.isna(raw) else f"holds {raw!r}, not a number"
+        raise DataError(
+            f"{path}, row {row + 2} (line {row + 2} counting the header), column {name!r} {what}; "
+            f"{len(bad)} such cell(s) in this column. Fix or drop those rows, or leave the column "
+            "out of data.features."
+        )
+    return converted.to_numpy(dtype="float32")
+
+
+def read_table(path: Path, label: str | None, features: list[str] | None, text: str | None) -> RawData:
+    """Examples from a table: ``text`` names a text column, else numeric ``features``."""
+    frame = read_frame(path)
+    columns = [str(c) for c in frame.columns]  # type: ignore[attr-defined]
+    label_name = label or ("label" if "label" in columns else columns[-1])
+    labels = column(frame, label_name, path, "data.label")
+    empty = np.flatnonzero(labels.isna().to_numpy())  # type: ignore[attr-defined]
+    if len(empty):
+        raise DataError(
+            f"{path}, row {int(empty[0]) + 2}: the label column {label_name!r} is empty there "
+            f"({len(empty)} row(s) without a label). Label or drop those rows."
+        )
+    y = labels.astype(str).to_numpy()  # type: ignore[attr-defined]
+    if text is not None:
+        texts = column(frame, text, path, "data.text").fillna("").astype(str)  # type: ignore[attr-defined]
+        return RawData(path.name, "text", np.array(texts.tolist(), dtype=object), y)
+    names = features or [c for c in columns if c != label_name]
+    if not names:
+        raise DataError(f"{path}: no feature columns besides the label {label_name!r}.")
+    x = np.stack(
+        [numeric(column(frame, n, path, "data.features"), path, n) for n in names], axis=1
+    )
+    return RawData(path.name, "tabular", x, y)
