@@ -199,7 +199,7 @@ def test_rnn_builds_and_fits(task: str, changes: dict[str, Any]) -> None:
     assert all(layer.units == 4 and layer.dropout == cfg["dropout"] for layer in stack)
     assert all(layer.recurrent_dropout == cfg["recurrent_dropout"] for layer in stack)
     width = 4 * (2 if cfg["bidirectional"] else 1)
-    assert tuple(model.get_layer("output").input.shape) == (
+    assert tuple(layers_of(model, keras.layers.Dense)[-1].input.shape) == (
         None, cfg["dense_units"] or width,
     )
     assert len(layers_of(model, keras.layers.Dense)) == 1 + (cfg["dense_units"] > 0)
@@ -718,3 +718,16 @@ def test_valid_padding_that_leaves_nothing_is_caught_before_training() -> None:
                                  padding="valid", pooling="none")
     with pytest.raises(SpecError, match=r"model.blocks: 3 blocks shrink the 6x6 input of tiny to nothing \(size 6 -> 0\)"):
         models.check_fits(section, make_dataset("image", "binary"))
+
+
+def test_regression_output_is_rescaled_to_the_training_targets() -> None:
+    data = make_dataset("tabular", "regression")
+    data = dataset_from("tabular", "regression", data.train.x, data.train.y * 50 + 1000)
+    model = models.build_model(family_cfg("mlp", layers=1, units=4), data)
+    rescale = model.get_layer("output")
+    assert isinstance(rescale, keras.layers.Rescaling)
+    assert rescale.scale == pytest.approx(float(data.train.y.std()), rel=1e-5)
+    assert rescale.offset == pytest.approx(float(data.train.y.mean()), rel=1e-5)
+    untrained = np.asarray(model(data.train.x, training=False)).ravel()
+    assert abs(untrained.mean() - data.train.y.mean()) < 3 * data.train.y.std()
+    assert model.get_layer("standardized_output").units == 1

@@ -59,7 +59,11 @@ def penalty(cfg: dict[str, Any]) -> Any:
 
 
 def output_head(x: Any, data: Dataset) -> Any:
-    """The last layer for the task: sigmoid, softmax, or linear; float32 even under mixed precision."""
+    """The last layer for the task: sigmoid, softmax, or linear; float32 even under mixed precision.
+
+    A regression output is learned in standard units and rescaled by the training targets' mean
+    and spread, so it starts near the mean and the saved model predicts in the data's units.
+    """
     keras = load_keras()
     if data.task == "binary":
         return keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="output")(x)
@@ -67,7 +71,10 @@ def output_head(x: Any, data: Dataset) -> Any:
         return keras.layers.Dense(
             data.num_classes, activation="softmax", dtype="float32", name="output"
         )(x)
-    return keras.layers.Dense(1, dtype="float32", name="output")(x)
+    y = data.train.y.astype("float64")
+    spread = float(y.std()) or 1.0
+    x = keras.layers.Dense(1, dtype="float32", name="standardized_output")(x)
+    return keras.layers.Rescaling(spread, offset=float(y.mean()), dtype="float32", name="output")(x)
 
 
 def activation(name: str) -> Any:
