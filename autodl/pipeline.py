@@ -13,7 +13,9 @@ from typing import Any
 from autodl import models, space
 from autodl.data import Dataset, SeriesData, load_dataset
 from autodl.errors import SpecError
-from autodl.export import BestModelSaver, DataFor, export_dir, finalize
+from autodl.diagnostics import Diagnosis
+from autodl.export import BestModelSaver, DataFor, export_dir
+from autodl.final import finalize
 from autodl.log import interactive, logger
 from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.progress import SearchProgress
@@ -30,6 +32,7 @@ class SearchSummary:
     data: Dataset
     result: SearchResult
     best: dict[str, Any] | None
+    diagnosis: Diagnosis | None
     export_dir: Path
     storage: str
     tracking_uri: str | None
@@ -110,10 +113,12 @@ def run_search(spec: Spec, quiet: bool = False) -> SearchSummary:
             saver = BestModelSaver(spec, data_for, directory)
             result = optimize(spec, study, objective, [tracker, progress], saver)
         best_trial = result.best
-        best = finalize(spec, data_for, directory, best_trial) if best_trial is not None else None
+        best, diagnosis = finalize(spec, data_for, directory, best_trial) if best_trial else (None, None)
     except BaseException:
-        tracker.end_search(None, {}, None, "FAILED")
+        tracker.end_search(None, None, {}, None, "FAILED")
         raise
     status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
-    tracker.end_search(best, result.counts, directory if best else None, status)
-    return SearchSummary(spec, data, result, best, directory, storage, tracker.uri, tracker.parent_run_id)
+    tracker.end_search(best, diagnosis, result.counts, directory if best else None, status)
+    return SearchSummary(
+        spec, data, result, best, diagnosis, directory, storage, tracker.uri, tracker.parent_run_id
+    )

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 
@@ -46,6 +47,8 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
         table.add_row(f"[dim]{name}[/]", _fmt(value))
     table.add_row("[dim]parameters[/]", str(best["params_count"]))
     console.print(table)
+    if summary.diagnosis is not None:
+        console.print(Markdown(summary.diagnosis.report()))
     console.print(f"Best model: {summary.export_dir}/model.keras (record: best.json)", markup=False)
     console.print(f"Study: {summary.spec.name} in {mask_url(summary.storage)}", markup=False)
     if summary.tracking_uri:

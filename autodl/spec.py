@@ -278,6 +278,19 @@ class TrackingSpec(Section):
     enabled: bool = True
 
 
+class DiagnosticsSpec(Section):
+    """What the bias / variance diagnosis compares against."""
+
+    human_error: float = Field(
+        0.0, ge=0, description="Human-level (Bayes proxy) error, in the diagnosis metric's units: "
+        "a fraction for classification (0.02 = 2% misclassified), the metric itself for regression."
+    )
+    tolerance: float | None = Field(
+        None, ge=0, description="Gaps smaller than this are not problems (default: 0.01 for "
+        "classification, 2% of the dev error for regression)."
+    )
+
+
 class ExportSpec(Section):
     """Where the best model is saved."""
 
@@ -295,6 +308,7 @@ class Spec(Section):
     training: TrainingSpec = TrainingSpec()
     search: SearchSpec = SearchSpec()
     tracking: TrackingSpec = TrackingSpec()
+    diagnostics: DiagnosticsSpec = DiagnosticsSpec()
     export: ExportSpec = ExportSpec()
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _text: str = PrivateAttr(default="")

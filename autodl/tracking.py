@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autodl.diagnostics import Diagnosis
 from autodl.errors import TrackingError
 from autodl.outcome import EpochListener, TrialOutcome
 from autodl.stores import mask_url, prepare_sqlite, sqlite_path
@@ -41,8 +42,8 @@ class NullTracker:
         return None
 
     def end_search(
-        self, best: dict[str, Any] | None, counts: dict[str, int], export_dir: Path | None,
-        status: str,
+        self, best: dict[str, Any] | None, diagnosis: Diagnosis | None, counts: dict[str, int],
+        export_dir: Path | None, status: str,
     ) -> None:
         return None
 
@@ -153,10 +154,11 @@ class MlflowTracker:
         self.client.set_terminated(run_id, status=RUN_STATUS[outcome.state])
 
     def end_search(
-        self, best: dict[str, Any] | None, counts: dict[str, int], export_dir: Path | None,
-        status: str,
+        self, best: dict[str, Any] | None, diagnosis: Diagnosis | None, counts: dict[str, int],
+        export_dir: Path | None, status: str,
     ) -> None:
-        """Best trial (tags, metrics, JSON), trial counts, the saved model; close the parent.
+        """Best trial (tags, metrics, JSON), diagnosis, trial counts, the saved model with its
+        analysis; close the parent.
 
         ``status`` is MLflow's end status: FINISHED, KILLED (Ctrl-C) or FAILED.
         """
@@ -172,6 +174,10 @@ class MlflowTracker:
             tags = [RunTag("best_trial", str(best["trial"]))]
             tags += [RunTag(f"best.{k}", _param_value(v)) for k, v in best["hyperparameters"].items()]
             self.client.log_dict(run_id, best, "best_trial.json")
+        if diagnosis is not None:
+            metrics += [Metric(f"diagnosis.{k}", float(v), now, 0) for k, v in diagnosis.metrics().items()]
+            tags.append(RunTag("diagnosis", diagnosis.verdict))
+            self.client.log_text(run_id, diagnosis.report(), "diagnosis.md")
         self.client.log_batch(run_id, metrics=metrics, tags=tags)
         if export_dir is not None and export_dir.is_dir():
             self.client.log_artifacts(run_id, str(export_dir), "best_model")

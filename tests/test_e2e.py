@@ -77,6 +77,20 @@ def test_digits_search_tracks_every_trial_saves_the_best_and_resumes(project: Pa
     assert {"train_accuracy", "train_dev_accuracy", "dev_accuracy", "test_accuracy"} <= set(record["metrics"])
     assert record["class_names"] == [str(i) for i in range(10)]
     assert parents.iloc[0]["tags.best_trial"] == str(record["trial"])
+    diagnosis = record["diagnosis"]
+    assert diagnosis["train"] == pytest.approx(1 - record["metrics"]["train_accuracy"])
+    assert diagnosis["gaps"]["variance"] == pytest.approx(diagnosis["train_dev"] - diagnosis["train"])
+    assert parents.iloc[0]["tags.diagnosis"] == diagnosis["verdict"]
+    assert (folder / "diagnosis.md").read_text().startswith("# Diagnosis (error = 1 - accuracy)")
+    assert sorted(p.name for p in (folder / "analysis").iterdir()) == [
+        "analysis.md", "confusion_matrix.png", "learning_curves.png", "worst_examples.png",
+    ]
+    assert set(record["error_analysis"]["per_class_error"]) == {str(i) for i in range(10)}
+    assert "diagnosis.md" in {a.path for a in client.list_artifacts(parent_id)}
+    assert {"best_model/analysis/confusion_matrix.png", "best_model/analysis/analysis.md"} <= {
+        a.path for a in client.list_artifacts(parent_id, "best_model/analysis")
+    }
+    assert "Verdict:" in result.output
 
     import keras
     from sklearn.datasets import load_digits

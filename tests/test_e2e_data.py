@@ -63,6 +63,12 @@ def test_two_sites_against_a_third(project: Path) -> None:
     record = search(spec, project)
     assert record["data"]["sizes"] == {"train": 1800, "train_dev": 200, "dev": 500, "test": 500}
     assert {"train_accuracy", "train_dev_accuracy", "dev_accuracy", "test_accuracy"} <= set(record["metrics"])
+    gaps = record["diagnosis"]["gaps"]
+    assert gaps["data_mismatch"] == pytest.approx(
+        record["metrics"]["train_dev_accuracy"] - record["metrics"]["dev_accuracy"], abs=1e-6
+    )
+    analysis = (project / "best_model" / spec["name"] / "analysis" / "analysis.md").read_text()
+    assert "Most confidently wrong dev examples:" in analysis
 
 
 def test_image_folder_of_digits(project: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from autodl.diagnostics import diagnose
 from autodl.errors import TrackingError
 from autodl.outcome import TrialOutcome
 from autodl.tracking import MlflowTracker, NullTracker, open_tracker
@@ -31,7 +32,8 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     tracker.trial_started(2, {"model.units": 4, "optimizer.name": "sgd"}, seed=9)
     tracker.trial_finished(2, TrialOutcome("failed", reason="loss became nan at epoch 1"))
     best = {"trial": 0, "metrics": {"dev_accuracy": 0.8}, "hyperparameters": {"model.units": 32}}
-    tracker.end_search(best, {"complete": 1, "pruned": 1, "failed": 1}, None, "FINISHED")
+    diagnosis = diagnose("error = 1 - accuracy", 0.01, 0.09, 0.10)
+    tracker.end_search(best, diagnosis, {"complete": 1, "pruned": 1, "failed": 1}, None, "FINISHED")
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("exp")
@@ -53,7 +55,10 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     assert top.data.tags["storage"] == "postgresql://u:***@h/db"
     assert top.data.tags["best_trial"] == "0" and top.data.tags["best.model.units"] == "32"
     assert top.data.metrics["best_dev_accuracy"] == 0.8 and top.data.metrics["trials_pruned"] == 1
-    assert {a.path for a in client.list_artifacts(parent)} == {"spec.yaml", "best_trial.json"}
+    assert {a.path for a in client.list_artifacts(parent)} == {"spec.yaml", "best_trial.json", "diagnosis.md"}
+    assert top.data.tags["diagnosis"] == "variance"
+    assert top.data.metrics["diagnosis.variance"] == pytest.approx(0.08)
+    assert top.data.metrics["diagnosis.train_dev_error"] == pytest.approx(0.09)
     trial_run = runs["trial-0"].info.run_id
     assert [a.path for a in client.list_artifacts(trial_run)] == ["model_summary.txt"]
     summary = Path(client.download_artifacts(trial_run, "model_summary.txt", str(project)))
@@ -65,7 +70,7 @@ def test_resumed_search_reopens_the_parent_run(project: Path) -> None:
     uri = "sqlite:///mlruns/mlflow.db"
     first = MlflowTracker(uri)
     parent = first.start_search("exp", "name: exp\n", {}, None)
-    first.end_search(None, {}, None, "KILLED")
+    first.end_search(None, None, {}, None, "KILLED")
     second = MlflowTracker(uri)
     assert second.start_search("exp", "name: exp\n", {}, parent) == parent
     assert second.client.get_run(parent).info.status == "RUNNING"
@@ -90,5 +95,5 @@ def test_disabled_tracking_is_a_null_tracker() -> None:
     tracker.start_search("x", "", {}, None)
     tracker.trial_started(0, {}, 0)(1, {"loss": 1.0})
     tracker.trial_finished(0, TrialOutcome("complete", value=1.0))
-    tracker.end_search(None, {}, None, "FINISHED")
+    tracker.end_search(None, None, {}, None, "FINISHED")
     assert tracker.parent_run_id is None
