@@ -115,10 +115,10 @@ def run_search(spec: Spec, quiet: bool = False) -> SearchSummary:
         best_trial = result.best
         best, diagnosis = finalize(spec, data_for, directory, best_trial) if best_trial else (None, None)
     except BaseException:
-        tracker.end_search(None, None, {}, None, "FAILED")
+        tracker.end_search(None, None, {}, {}, None, "FAILED")
         raise
     status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
-    tracker.end_search(best, diagnosis, result.counts, directory if best else None, status)
+    tracker.end_search(best, diagnosis, result.counts, result.stages, directory if best else None, status)
     return SearchSummary(
         spec, data, result, best, diagnosis, directory, storage, tracker.uri, tracker.parent_run_id
     )

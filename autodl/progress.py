@@ -49,9 +49,12 @@ class SearchProgress:
         if self._progress is not None:
             self._progress.stop()
 
-    def trial_started(self, number: int, params: dict[str, Any], seed: int) -> EpochListener:
+    def trial_started(
+        self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]
+    ) -> EpochListener:
         """Show the running trial; return a listener that shows its latest epoch."""
-        self._describe(f"trial {number} starting")
+        stage = f" (stage {tags['stage']})" if "stage" in tags else ""
+        self._describe(f"trial {number}{stage} starting")
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             value = metrics.get(self.metric)

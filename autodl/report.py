@@ -32,6 +32,14 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
         f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['failed']} failed "
         f"({result.ran} run now)."
     )
+    if result.stages:
+        stages = Table(title="Coarse-to-fine stages: the space each stage sampled")
+        stages.add_column("hyperparameter")
+        for stage in result.stages:
+            stages.add_column(f"stage {stage}")
+        for name in result.stages[1]:
+            stages.add_row(name, *(escape(space[name]) for space in result.stages.values()))
+        console.print(stages)
     if best is None:
         console.print("No trial completed, so there is no best model.")
         return

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autodl import params, space
+from autodl import params, space, stages
 from autodl.errors import AutodlError, StorageError
 from autodl.log import logger
 from autodl.spec import PrunerSpec, Spec
@@ -30,10 +31,15 @@ STATE_NAMES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", Tri
 MAX_CONSECUTIVE_FAILURES = 5
 
 
+ALLOWED_ATTR = "allowed_choices"
+
+
 class PerTrialRandomSampler(optuna.samplers.BaseSampler):
     """Random search whose trial ``n`` depends only on (seed, n, parameter name).
 
-    A resumed or parallel search therefore samples exactly what an uninterrupted one would.
+    A resumed or parallel search therefore samples exactly what an uninterrupted one would. A
+    trial may narrow a choice to some of its values (a coarse-to-fine stage) with the user
+    attribute ``allowed_choices``: Optuna keeps one set of choices per parameter and study.
     """
 
     def __init__(self, seed: int) -> None:
@@ -55,6 +61,10 @@ class PerTrialRandomSampler(optuna.samplers.BaseSampler):
         param_distribution: optuna.distributions.BaseDistribution,
     ) -> Any:
         key = zlib.crc32(f"{self._seed}:{trial.number}:{param_name}".encode())
+        allowed = trial.user_attrs.get(ALLOWED_ATTR, {}).get(param_name)
+        if allowed is not None and isinstance(param_distribution, optuna.distributions.CategoricalDistribution):
+            choices = [c for c in param_distribution.choices if c in allowed]
+            return choices[int(np.random.default_rng(key).integers(len(choices)))]
         return optuna.samplers.RandomSampler(seed=key).sample_independent(
             study, trial, param_name, param_distribution
         )
@@ -62,6 +72,7 @@ class PerTrialRandomSampler(optuna.samplers.BaseSampler):
 
 SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "random": PerTrialRandomSampler,
+    "coarse_to_fine": PerTrialRandomSampler,
     "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
 }
 
@@ -179,6 +190,62 @@ def preview(spec: Spec, n: int) -> list[Sample]:
     return samples
 
 
+STAGE_ATTR = "stage_{}_space"
+
+
+def stage_spec(
+    spec: Spec, study: optuna.Study, number: int
+) -> tuple[Spec, int | None, dict[str, list[Any]]]:
+    """The spec trial ``number`` samples from, its 1-based coarse-to-fine stage, and the values
+    each narrowed choice may take (as Optuna records them: values, or indices).
+
+    A stage's space is the whole space zoomed onto the best complete trials so far, computed when
+    the stage's first trial starts and stored with the study; later trials and resumed searches
+    read it back. With fewer than two complete trials, a stage keeps the whole space.
+    """
+    if spec.search.strategy != "coarse_to_fine":
+        return spec, None, {}
+    stage = stages.stage_of(number, stages.stage_sizes(spec.search.trials, spec.search.stages))
+    if stage == 0:
+        return spec, 1, {}
+    key = STAGE_ATTR.format(stage + 1)
+    stored = study.user_attrs.get(key)
+    if stored is None:
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        ranked = sorted(complete, key=lambda t: t.value,
+                        reverse=spec.search.objective.resolved_direction == "maximize")
+        kept = ranked[: stages.kept_count(len(ranked), spec.search.keep)]
+        best = [t.user_attrs.get("params", {}) for t in kept]
+        whole = spec.searched()
+        zoomed = stages.zoom(whole, best, spec.search.margin) if len(best) >= stages.MIN_KEPT else whole
+        stored = {name: space.as_raw(dist) for name, dist in zoomed.items()}
+        study.set_user_attr(key, stored)
+        logger.info(
+            "stage %d of %d, from the best %d trials: %s", stage + 1, spec.search.stages, len(best),
+            "; ".join(f"{name} {space.describe(space.from_raw(raw))}" for name, raw in stored.items()),
+        )
+    zoomed = {name: space.from_raw(raw) for name, raw in stored.items()}
+    ranges = {n: d for n, d in zoomed.items() if not isinstance(d, space.Choice)}
+    whole = spec.searched()
+    allowed = {
+        name: space.recorded_choices(whole[name], dist.values)
+        for name, dist in zoomed.items() if isinstance(dist, space.Choice)
+    }
+    return spec.with_distributions(ranges), stage + 1, allowed
+
+
+def stage_spaces(spec: Spec, study: optuna.Study) -> dict[int, dict[str, str]]:
+    """Each coarse-to-fine stage's space so far, described, stage 1 being the whole space."""
+    if spec.search.strategy != "coarse_to_fine":
+        return {}
+    found = {1: {name: space.describe(dist) for name, dist in spec.searched().items()}}
+    for stage in range(2, spec.search.stages + 1):
+        stored = study.user_attrs.get(STAGE_ATTR.format(stage))
+        if stored is not None:
+            found[stage] = {name: space.describe(space.from_raw(raw)) for name, raw in stored.items()}
+    return found
+
+
 def trial_seed(seed: int, number: int) -> int:
     """The seed trial ``number`` trains with, derived from the spec's seed."""
     return zlib.crc32(f"{seed}:{number}".encode()) % (2**31)
@@ -200,7 +267,9 @@ class Objective(Protocol):
 class Observer(Protocol):
     """Follows the search: tracking, progress display. Every method may be a no-op."""
 
-    def trial_started(self, number: int, params: dict[str, Any], seed: int) -> EpochListener: ...
+    def trial_started(
+        self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]
+    ) -> EpochListener: ...
 
     def trial_finished(self, number: int, outcome: TrialOutcome) -> None: ...
 
@@ -213,6 +282,7 @@ class SearchResult:
     stop_reason: str
     ran: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    stages: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @property
     def best(self) -> FrozenTrial | None:
@@ -258,13 +328,18 @@ def optimize(
             reason = f"timeout of {timeout:g} s"
             break
         trial = study.ask()
-        sample = sample_config(spec, trial)
+        sampling, stage, allowed = stage_spec(spec, study, trial.number)
+        if stage is not None:
+            trial.set_user_attr("stage", stage)
+            trial.set_user_attr(ALLOWED_ATTR, allowed)
+        sample = sample_config(sampling, trial)
         config = sample.config
         seed = trial_seed(spec.seed, trial.number)
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("config", config)
         trial.set_user_attr("params", sample.params)
-        listeners = [o.trial_started(trial.number, sample.params, seed) for o in observers]
+        tags = {"stage": str(stage)} if stage is not None else {}
+        listeners = [o.trial_started(trial.number, sample.params, seed, tags) for o in observers]
 
         def should_prune(epoch: int, value: float, trial: optuna.Trial = trial) -> bool:
             trial.report(value, epoch)
@@ -299,7 +374,7 @@ def optimize(
                 )
         else:
             failures_in_row = 0
-    return SearchResult(study, reason, ran, count_states(study))
+    return SearchResult(study, reason, ran, count_states(study), stage_spaces(spec, study))
 
 
 def _finish(

@@ -256,10 +256,37 @@ def suggest(trial: optuna.trial.BaseTrial, name: str, dist: Distribution) -> Any
         return trial.suggest_float(
             name, dist.low, dist.high, step=dist.step, log=dist.scale == "log"
         )
-    if all(v is None or isinstance(v, (bool, int, float, str)) for v in dist.values):
+    if _plain_choices(dist):
         return trial.suggest_categorical(name, list(dist.values))
     index = trial.suggest_categorical(name, list(range(len(dist.values))))
     return dist.values[index]
+
+
+def _plain_choices(dist: Choice) -> bool:
+    return all(v is None or isinstance(v, (bool, int, float, str)) for v in dist.values)
+
+
+def recorded_choices(dist: Choice, values: tuple[Any, ...]) -> list[Any]:
+    """How Optuna records ``values`` of ``dist``: the values themselves, or their indices."""
+    if _plain_choices(dist):
+        return list(values)
+    return [i for i, v in enumerate(dist.values) if v in values]
+
+
+def as_raw(dist: Distribution) -> dict[str, Any]:
+    """A distribution as JSON-ready data (stored with a study), read back by ``from_raw``."""
+    return {"type": type(dist).__name__, **{k: list(v) if isinstance(v, tuple) else v
+                                             for k, v in vars(dist).items()}}
+
+
+def from_raw(raw: dict[str, Any]) -> Distribution:
+    """The distribution ``as_raw`` wrote."""
+    kind = {cls.__name__: cls for cls in DISTRIBUTION_TYPES}[raw["type"]]
+    fields = {k: v for k, v in raw.items() if k != "type"}
+    if "values" in fields:
+        fields["values"] = tuple(fields["values"])
+    fields["when"] = tuple((name, tuple(allowed)) for name, allowed in fields.get("when", ()))
+    return kind(**fields)
 
 
 def candidates(value: Any) -> list[Any]:

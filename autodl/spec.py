@@ -260,10 +260,15 @@ class ObjectiveSpec(Section):
 class SearchSpec(Section):
     """How trials are sampled, pruned, budgeted and stored."""
 
-    strategy: Literal["random", "tpe"] = "random"
+    strategy: Literal["random", "tpe", "coarse_to_fine"] = "random"
     trials: int = Field(20, ge=1, description="Total trials in the study (a resumed study counts "
                         "the ones it already has).")
     timeout: float | None = Field(None, gt=0, description="Seconds before no new trial starts.")
+    stages: int = Field(3, ge=1, description="coarse_to_fine: number of stages sharing the trials.")
+    keep: float = Field(0.25, gt=0, description="coarse_to_fine: the best trials each later stage "
+                        "zooms onto: a top quantile (below 1) or a count (1 or more).")
+    margin: float = Field(0.1, ge=0, description="coarse_to_fine: widen each zoomed range by this "
+                          "share of its width, on the parameter's scale.")
     pruner: PrunerSpec = PrunerSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
     storage: str | None = Field(
@@ -342,6 +347,18 @@ class Spec(Section):
             found["data"] = self.data
         return found
 
+    def with_distributions(self, dists: dict[str, space.Distribution]) -> Spec:
+        """A copy whose searched fields take these distributions (a coarse-to-fine stage)."""
+        updates: dict[str, dict[str, Any]] = {}
+        for name, dist in dists.items():
+            section, field_name = name.split(".", 1)
+            updates.setdefault(section, {})[field_name] = dist
+        copy_ = self.model_copy(
+            update={k: getattr(self, k).model_copy(update=v) for k, v in updates.items()}
+        )
+        copy_._base_dir, copy_._text, copy_._document = self._base_dir, self._text, self._document
+        return copy_
+
     def parameters(self) -> list[params.Param]:
         """Every hyperparameter, each after the ones its conditions refer to."""
         return params.ordered(params.collect(self.sections()))
@@ -397,6 +414,11 @@ def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:
     except ValidationError as exc:
         raise SpecError(format_errors(exc, where, data)) from None
     problems = params.check(params.collect(spec.sections())) + _objective_problems(spec)
+    if spec.search.strategy == "coarse_to_fine" and spec.search.stages > spec.search.trials:
+        problems.append(
+            f"search.stages: {spec.search.stages} stages need at least as many trials, but "
+            f"search.trials is {spec.search.trials}. Received: search.stages={spec.search.stages}"
+        )
     if spec.model.family == "custom" and "optimizer" in spec.model_fields_set:
         problems.append(
             "optimizer: a custom model is compiled by its build(hp), which chooses the optimizer; "

@@ -35,7 +35,9 @@ class NullTracker:
     def start_search(self, name: str, spec_text: str, tags: dict[str, str], resume_run_id: str | None) -> None:
         return None
 
-    def trial_started(self, number: int, params: dict[str, Any], seed: int) -> EpochListener:
+    def trial_started(
+        self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]
+    ) -> EpochListener:
         return lambda epoch, metrics: None
 
     def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
@@ -43,7 +45,7 @@ class NullTracker:
 
     def end_search(
         self, best: dict[str, Any] | None, diagnosis: Diagnosis | None, counts: dict[str, int],
-        export_dir: Path | None, status: str,
+        stages: dict[int, dict[str, str]], export_dir: Path | None, status: str,
     ) -> None:
         return None
 
@@ -103,7 +105,9 @@ class MlflowTracker:
         self.parent_run_id = run_id
         return run_id
 
-    def trial_started(self, number: int, params: dict[str, Any], seed: int) -> EpochListener:
+    def trial_started(
+        self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]
+    ) -> EpochListener:
         """Create the trial's nested run with its parameters; return its per-epoch logger."""
         from mlflow.entities import Metric, Param, RunTag
 
@@ -111,7 +115,8 @@ class MlflowTracker:
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"trial-{number}",
-            tags={"mlflow.parentRunId": self.parent_run_id, "trial": str(number), "seed": str(seed)},
+            tags={"mlflow.parentRunId": self.parent_run_id, "trial": str(number), "seed": str(seed),
+                  **tags},
         )
         run_id = run.info.run_id
         self._trial_runs[number] = run_id
@@ -155,10 +160,10 @@ class MlflowTracker:
 
     def end_search(
         self, best: dict[str, Any] | None, diagnosis: Diagnosis | None, counts: dict[str, int],
-        export_dir: Path | None, status: str,
+        stages: dict[int, dict[str, str]], export_dir: Path | None, status: str,
     ) -> None:
-        """Best trial (tags, metrics, JSON), diagnosis, trial counts, the saved model with its
-        analysis; close the parent.
+        """Best trial (tags, metrics, JSON), diagnosis, trial counts, coarse-to-fine stage spaces,
+        the saved model with its analysis; close the parent.
 
         ``status`` is MLflow's end status: FINISHED, KILLED (Ctrl-C) or FAILED.
         """
@@ -174,6 +179,8 @@ class MlflowTracker:
             tags = [RunTag("best_trial", str(best["trial"]))]
             tags += [RunTag(f"best.{k}", _param_value(v)) for k, v in best["hyperparameters"].items()]
             self.client.log_dict(run_id, best, "best_trial.json")
+        if stages:
+            self.client.log_dict(run_id, {f"stage {k}": v for k, v in stages.items()}, "stages.json")
         if diagnosis is not None:
             metrics += [Metric(f"diagnosis.{k}", float(v), now, 0) for k, v in diagnosis.metrics().items()]
             tags.append(RunTag("diagnosis", diagnosis.verdict))

@@ -238,3 +238,34 @@ def test_searched_specs_run(name: str, data: str | None, study: str, project: Pa
     assert record["metrics"]["test_accuracy"] > 0.4
     _, children = runs_of(study)
     assert len(children) == 2
+
+
+def test_coarse_to_fine_zooms_in_around_the_best_trials(project: Path) -> None:
+    spec = shrunk("digits_cnn_coarse_to_fine.yaml", project, epochs=3, trials=9, stages=3,
+                  pruner={"name": "none"})
+    result = CliRunner().invoke(app, ["search", str(spec), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "Coarse-to-fine stages" in result.output
+    import optuna
+
+    from autodl import space
+
+    study = optuna.load_study(study_name="digits-cnn-c2f", storage="sqlite:///mlruns/optuna.db")
+    assert [t.user_attrs["stage"] for t in study.trials] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    second = space.from_raw(study.user_attrs["stage_2_space"]["optimizer.learning_rate"])
+    assert 1e-5 <= second.low <= second.high <= 1e-1
+    stage1 = sorted((t for t in study.trials if t.user_attrs["stage"] == 1 and t.value is not None),
+                    key=lambda t: -t.value)
+    for trial in stage1[:2]:
+        assert second.low <= trial.params["optimizer.learning_rate"] <= second.high
+    for trial in study.trials:
+        if trial.user_attrs["stage"] == 2:
+            assert second.low <= trial.params["optimizer.learning_rate"] <= second.high
+    parents, children = runs_of("digits-cnn-c2f")
+    assert sorted(children["tags.stage"].tolist()) == ["1"] * 3 + ["2"] * 3 + ["3"] * 3
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient("sqlite:///mlruns/mlflow.db")
+    stages = json.loads(Path(client.download_artifacts(parents.iloc[0]["run_id"], "stages.json", str(project))).read_text())
+    assert set(stages) == {"stage 1", "stage 2", "stage 3"}
+    assert stages["stage 1"]["optimizer.learning_rate"] == "float [1e-05, 0.1] log"

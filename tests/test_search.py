@@ -45,7 +45,9 @@ class Recorder:
         self.finished: list[tuple[int, str]] = []
         self.epochs: list[tuple[int, int]] = []
 
-    def trial_started(self, number: int, params: dict[str, Any], seed: int) -> EpochListener:
+    def trial_started(
+        self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]
+    ) -> EpochListener:
         self.started.append(number)
         return lambda epoch, metrics: self.epochs.append((number, epoch))
 

@@ -21,19 +21,19 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     parent = tracker.start_search(
         "exp", "name: exp\n", {"storage": "postgresql://u:secret@h/db", "task": "binary"}, None
     )
-    on_epoch = tracker.trial_started(0, {"model.units": 32, "optimizer.name": "adam"}, seed=7)
+    on_epoch = tracker.trial_started(0, {"model.units": 32, "optimizer.name": "adam"}, seed=7, tags={"stage": "2"})
     for epoch, value in enumerate([0.6, 0.7, 0.8], start=1):
         on_epoch(epoch, {"dev_accuracy": value, "loss": 1 - value})
     tracker.trial_finished(0, TrialOutcome("complete", value=0.8, epochs=3, params_count=10,
                                            metrics={"train_accuracy": 0.9, "dev_accuracy": 0.8},
                                            summary="Model: \"cnn\"\n conv2d (Conv2D) 320"))
-    tracker.trial_started(1, {"model.units": 8, "optimizer.name": "sgd"}, seed=8)(1, {"dev_accuracy": 0.1})
+    tracker.trial_started(1, {"model.units": 8, "optimizer.name": "sgd"}, seed=8, tags={})(1, {"dev_accuracy": 0.1})
     tracker.trial_finished(1, TrialOutcome("pruned", value=0.1, epochs=1, pruned_epoch=1))
-    tracker.trial_started(2, {"model.units": 4, "optimizer.name": "sgd"}, seed=9)
+    tracker.trial_started(2, {"model.units": 4, "optimizer.name": "sgd"}, seed=9, tags={})
     tracker.trial_finished(2, TrialOutcome("failed", reason="loss became nan at epoch 1"))
     best = {"trial": 0, "metrics": {"dev_accuracy": 0.8}, "hyperparameters": {"model.units": 32}}
     diagnosis = diagnose("error = 1 - accuracy", 0.01, 0.09, 0.10)
-    tracker.end_search(best, diagnosis, {"complete": 1, "pruned": 1, "failed": 1}, None, "FINISHED")
+    tracker.end_search(best, diagnosis, {"complete": 1, "pruned": 1, "failed": 1}, {1: {"model.units": "int [8, 64]"}, 2: {"model.units": "int [16, 40]"}}, None, "FINISHED")
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("exp")
@@ -55,7 +55,10 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     assert top.data.tags["storage"] == "postgresql://u:***@h/db"
     assert top.data.tags["best_trial"] == "0" and top.data.tags["best.model.units"] == "32"
     assert top.data.metrics["best_dev_accuracy"] == 0.8 and top.data.metrics["trials_pruned"] == 1
-    assert {a.path for a in client.list_artifacts(parent)} == {"spec.yaml", "best_trial.json", "diagnosis.md"}
+    assert {a.path for a in client.list_artifacts(parent)} == {
+        "spec.yaml", "best_trial.json", "diagnosis.md", "stages.json"
+    }
+    assert runs["trial-0"].data.tags["stage"] == "2" and "stage" not in runs["trial-1"].data.tags
     assert top.data.tags["diagnosis"] == "variance"
     assert top.data.metrics["diagnosis.variance"] == pytest.approx(0.08)
     assert top.data.metrics["diagnosis.train_dev_error"] == pytest.approx(0.09)
@@ -70,7 +73,7 @@ def test_resumed_search_reopens_the_parent_run(project: Path) -> None:
     uri = "sqlite:///mlruns/mlflow.db"
     first = MlflowTracker(uri)
     parent = first.start_search("exp", "name: exp\n", {}, None)
-    first.end_search(None, None, {}, None, "KILLED")
+    first.end_search(None, None, {}, {}, None, "KILLED")
     second = MlflowTracker(uri)
     assert second.start_search("exp", "name: exp\n", {}, parent) == parent
     assert second.client.get_run(parent).info.status == "RUNNING"
@@ -93,7 +96,7 @@ def test_disabled_tracking_is_a_null_tracker() -> None:
     tracker = open_tracker(False, "http://127.0.0.1:9")
     assert isinstance(tracker, NullTracker)
     tracker.start_search("x", "", {}, None)
-    tracker.trial_started(0, {}, 0)(1, {"loss": 1.0})
+    tracker.trial_started(0, {}, 0, {})(1, {"loss": 1.0})
     tracker.trial_finished(0, TrialOutcome("complete", value=1.0))
-    tracker.end_search(None, None, {}, None, "FINISHED")
+    tracker.end_search(None, None, {}, {}, None, "FINISHED")
     assert tracker.parent_run_id is None

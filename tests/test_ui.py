@@ -28,7 +28,7 @@ def _free_port() -> int:
 def test_ui_serves_the_store_over_rest(project: Path) -> None:
     tracker = MlflowTracker("sqlite:///mlruns/mlflow.db")
     parent = tracker.start_search("ui-check", "name: ui-check\n", {}, None)
-    tracker.end_search(None, None, {"complete": 0}, None, "FINISHED")
+    tracker.end_search(None, None, {"complete": 0}, {}, None, "FINISHED")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     server = subprocess.Popen(
