@@ -139,7 +139,8 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
     ("zero trials", minimal_spec(search={"trials": 0}),
      "  search.trials: Input should be greater than or equal to 1. Received: search.trials=0"),
     ("unknown strategy", minimal_spec(search={"strategy": "grid_search"}),
-     "  search.strategy: Input should be 'random' or 'tpe'. Received: search.strategy='grid_search'"),
+     "  search.strategy: Input should be 'random', 'tpe' or 'coarse_to_fine'. "
+     "Received: search.strategy='grid_search'"),
     ("int step zero", minimal_spec(model={"family": "cnn", "filters": {"int": [8, 64], "step": 0}}),
      "  model.filters: step must be a positive integer, but got step=0. "
      "Received: model.filters={'int': [8, 64], 'step': 0}"),
