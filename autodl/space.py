@@ -208,12 +208,19 @@ def _parse_choice(values: Any, kind: ValueKind) -> Choice:
     return Choice(checked)
 
 
-def _parse_int(bounds: list[Any], step: Any, log: Any, kind: ValueKind) -> IntRange:
-    if kind.type is not int:
-        raise ValueError(f"an int distribution does not fit here: expected {kind.describe()}")
+def _bounds(tag: str, bounds: list[Any], kind: ValueKind) -> tuple[Any, Any]:
+    """Checked [low, high] of an int or float distribution of a field of ``kind``."""
+    if kind.type is not {"int": int, "float": float}[tag]:
+        article = "an" if tag == "int" else "a"
+        raise ValueError(f"{article} {tag} distribution does not fit here: expected {kind.describe()}")
     low, high = (kind.check(b) for b in bounds)
     if low > high:
         raise ValueError(f"low must be <= high, but got low={low}, high={high}")
+    return low, high
+
+
+def _parse_int(bounds: list[Any], step: Any, log: Any, kind: ValueKind) -> IntRange:
+    low, high = _bounds("int", bounds, kind)
     if not _is_type(step, int) or step < 1:
         raise ValueError(f"step must be a positive integer, but got step={step!r}")
     if not isinstance(log, bool):
@@ -224,11 +231,7 @@ def _parse_int(bounds: list[Any], step: Any, log: Any, kind: ValueKind) -> IntRa
 
 
 def _parse_float(bounds: list[Any], scale: Any, step: Any, kind: ValueKind) -> FloatRange:
-    if kind.type is not float:
-        raise ValueError(f"a float distribution does not fit here: expected {kind.describe()}")
-    low, high = (kind.check(b) for b in bounds)
-    if low > high:
-        raise ValueError(f"low must be <= high, but got low={low}, high={high}")
+    low, high = _bounds("float", bounds, kind)
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, but got scale={scale!r}")
     if scale == "log" and low <= 0:

@@ -174,17 +174,8 @@ def test_sentiment_spec_reaches_078_on_the_shared_sentences(project: Path) -> No
     assert record["objective"]["value"] >= 0.78
 
 
-def _shrink_file(name: str, folder: Path, epochs: int, **model: object) -> Path:
-    spec = yaml.safe_load((SPACES / name).read_text())
-    spec["training"]["epochs"] = epochs
-    spec["model"].update(model)
-    path = folder / name
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
 def test_classic_mnist_cnn_trains_as_written_on_digits(project: Path) -> None:
-    spec = _shrink_file("mnist_cnn_classic.yaml", project, epochs=2)
+    spec = shrunk("mnist_cnn_classic.yaml", project, epochs=2)
     result = CliRunner().invoke(app, ["search", str(spec), "--data", "digits", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "mnist-cnn-classic: stopped (reached 1 trial); 1 complete, 0 pruned, 0 failed" in result.output
@@ -202,7 +193,7 @@ def test_classic_mnist_cnn_trains_as_written_on_digits(project: Path) -> None:
 
 
 def test_classic_sentiment_bilstm_trains_as_written(project: Path) -> None:
-    spec = _shrink_file("sentiment_bilstm_classic.yaml", project, epochs=1)
+    spec = shrunk("sentiment_bilstm_classic.yaml", project, epochs=1)
     result = CliRunner().invoke(app, ["search", str(spec), "--data", str(SENTENCES), "--quiet"])
     assert result.exit_code == 0, result.output
     import keras
