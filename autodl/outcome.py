@@ -9,7 +9,7 @@ from typing import Any, Literal
 EpochListener = Callable[[int, dict[str, float]], None]
 Suggest = Callable[[str, Any], Any]
 PruneCheck = Callable[[int, float], bool]
-State = Literal["complete", "pruned", "failed"]
+State = Literal["complete", "pruned", "failed", "infeasible"]
 
 
 @dataclass

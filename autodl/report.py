@@ -27,10 +27,11 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
     result = summary.result
     counts = result.counts
     best = summary.best
+    infeasible = f" ({counts['infeasible']} infeasible)" if counts.get("infeasible") else ""
     console.print(
         f"[bold]{escape(summary.spec.name)}[/]: stopped ({result.stop_reason}); "
-        f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['failed']} failed "
-        f"({result.ran} run now)."
+        f"{counts['complete']} complete{infeasible}, {counts['pruned']} pruned, "
+        f"{counts['failed']} failed ({result.ran} run now)."
     )
     if result.stages:
         stages = Table(title="Coarse-to-fine stages: the space each stage sampled")
@@ -41,7 +42,10 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
             stages.add_row(name, *(escape(space[name]) for space in result.stages.values()))
         console.print(stages)
     if best is None:
-        console.print("No trial completed, so there is no best model.")
+        console.print(
+            "No feasible trial completed, so there is no best model."
+            if counts.get("infeasible") else "No trial completed, so there is no best model."
+        )
         return
     metric = best["objective"]["metric"]
     table = Table(title=f"Best trial #{best['trial']}: {metric} = {best['objective']['value']:.4f}")

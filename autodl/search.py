@@ -28,7 +28,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 STATE_NAMES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
-MAX_CONSECUTIVE_FAILURES = 5
 
 
 ALLOWED_ATTR = "allowed_choices"
@@ -294,10 +293,11 @@ class SearchResult:
 
 
 def count_states(study: optuna.Study) -> dict[str, int]:
-    """Finished trials by state name."""
-    counts = {name: 0 for name in STATE_NAMES.values()}
+    """Finished trials by state name; ``infeasible`` ones are complete but break a constraint."""
+    counts = {name: 0 for name in [*STATE_NAMES.values(), "infeasible"]}
     for trial in study.get_trials(deepcopy=False, states=FINISHED):
         counts[STATE_NAMES[trial.state]] += 1
+        counts["infeasible"] += trial.user_attrs.get("state") == "infeasible"
     return counts
 
 
@@ -311,8 +311,9 @@ def optimize(
     """Run trials until the study holds ``search.trials`` finished ones or time runs out.
 
     A trial that raises is marked failed with its reason and the search goes on; after
-    ``MAX_CONSECUTIVE_FAILURES`` failures in a row it stops with an error. Ctrl-C marks the
-    running trial failed and returns with ``stop_reason == "interrupted"``.
+    ``search.max_failed_trials`` failures in a row it stops with an error. A complete trial above
+    a ``search.constraints`` limit is kept as infeasible and never becomes the best. Ctrl-C marks
+    the running trial failed and returns with ``stop_reason == "interrupted"``.
     """
     started = time.monotonic()
     timeout = spec.search.timeout
@@ -359,14 +360,15 @@ def optimize(
             logger.debug("trial %d failed:\n%s", trial.number, traceback.format_exc())
             outcome = TrialOutcome("failed", reason=f"{type(exc).__name__}: {exc}".strip())
         ran += 1
-        frozen = _finish(study, trial, outcome, observers)
+        frozen = _finish(study, trial, outcome, observers, spec.search.constraints.limits())
         if outcome.state == "complete":
             failures_in_row = 0
-            if study.best_trial.number == trial.number:
+            best = SearchResult(study, "").best
+            if best is not None and best.number == trial.number:
                 on_new_best(frozen, outcome)
         elif outcome.state == "failed":
             failures_in_row += 1
-            if failures_in_row >= MAX_CONSECUTIVE_FAILURES:
+            if failures_in_row >= spec.search.max_failed_trials:
                 raise AutodlError(
                     f"The last {failures_in_row} trials all failed; the latest with: "
                     f"{outcome.reason}. Check the spec's ranges (run with --verbose for the "
@@ -382,8 +384,18 @@ def _finish(
     trial: optuna.Trial,
     outcome: TrialOutcome,
     observers: list[Observer],
+    limits: dict[str, float] | None = None,
 ) -> FrozenTrial:
-    """Record the outcome on the trial, tell the study, and notify the observers."""
+    """Record the outcome (and how far it is above each constraint limit) on the trial, tell the
+    study, and notify the observers."""
+    if outcome.state == "complete" and limits:
+        excess = {name: outcome.metrics[name] - limit for name, limit in limits.items()}
+        for name, value in excess.items():
+            trial.set_constraint(name, value)
+        broken = [f"{n} {outcome.metrics[n]:.4g} > {limits[n]:g}" for n, v in excess.items() if v > 0]
+        if broken:
+            outcome.state = "infeasible"
+            outcome.reason = "breaks " + ", ".join(broken)
     attrs: dict[str, Any] = {
         "state": outcome.state,
         "epochs": outcome.epochs,
@@ -396,10 +408,10 @@ def _finish(
     if outcome.params:
         attrs["params"] = {**trial.user_attrs.get("params", {}), **outcome.params}
     if outcome.reason:
-        attrs["fail_reason"] = outcome.reason
+        attrs["fail_reason" if outcome.state == "failed" else "infeasible_reason"] = outcome.reason
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
-    if outcome.state == "complete":
+    if outcome.state in ("complete", "infeasible"):
         frozen = study.tell(trial, outcome.value)
     elif outcome.state == "pruned":
         frozen = study.tell(trial, state=TrialState.PRUNED)

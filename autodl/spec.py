@@ -257,6 +257,19 @@ class ObjectiveSpec(Section):
         return "minimize" if metrics.direction(self.metric) == "minimize" else "maximize"
 
 
+class ConstraintsSpec(Section):
+    """Satisficing limits: a trial above any of them is kept, shown as infeasible, never best."""
+
+    latency_ms: float | None = Field(None, gt=0, description="Median time to predict one batch.")
+    params: int | None = Field(None, gt=0, description="Number of model parameters.")
+    model_size_mb: float | None = Field(None, gt=0, description="Size of the weights in MB.")
+    train_time_s: float | None = Field(None, gt=0, description="Seconds spent fitting the trial.")
+
+    def limits(self) -> dict[str, float]:
+        """The limits that are set, by measurement name."""
+        return {name: float(value) for name, value in self if value is not None}
+
+
 class SearchSpec(Section):
     """How trials are sampled, pruned, budgeted and stored."""
 
@@ -271,6 +284,8 @@ class SearchSpec(Section):
                           "share of its width, on the parameter's scale.")
     pruner: PrunerSpec = PrunerSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
+    constraints: ConstraintsSpec = ConstraintsSpec()
+    max_failed_trials: int = Field(5, ge=1, description="Stop after this many failed trials in a row.")
     storage: str | None = Field(
         None, description="Optuna storage URL; default: optuna.db beside the MLflow store."
     )

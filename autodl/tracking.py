@@ -19,7 +19,7 @@ from autodl.outcome import EpochListener, TrialOutcome
 from autodl.stores import mask_url, prepare_sqlite, sqlite_path
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
-RUN_STATUS = {"complete": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}
+RUN_STATUS = {"complete": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "infeasible": "FINISHED"}
 
 
 def _param_value(value: Any) -> str:
@@ -146,7 +146,8 @@ class MlflowTracker:
             final["pruned_epoch"] = outcome.pruned_epoch
         tags = [RunTag("state", outcome.state)]
         if outcome.reason:
-            tags.append(RunTag("fail_reason", outcome.reason[:5000]))
+            key = "fail_reason" if outcome.state == "failed" else "infeasible_reason"
+            tags.append(RunTag(key, outcome.reason[:5000]))
         step = outcome.epochs
         self.client.log_batch(
             run_id,

@@ -139,6 +139,29 @@ def evaluate_splits(
     return results
 
 
+LATENCY_RUNS = 5
+
+
+def measure(model: Any, data: Dataset, batch_size: int, train_time_s: float) -> dict[str, float]:
+    """What satisficing constraints compare: the median time to predict one batch on the device in
+    use (after a warm-up call), the size of the weights, the parameters, the time spent fitting."""
+    split = data.splits["dev"] if len(data.splits["dev"]) else data.train
+    batch = split.x[:batch_size]
+    model.predict_on_batch(batch)
+    times = []
+    for _ in range(LATENCY_RUNS):
+        started = time.perf_counter()
+        model.predict_on_batch(batch)
+        times.append(time.perf_counter() - started)
+    size = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+    return {
+        "latency_ms": float(np.median(times) * 1000),
+        "model_size_mb": size / 1e6,
+        "params": float(model.count_params()),
+        "train_time_s": train_time_s,
+    }
+
+
 def model_summary(model: Any) -> str:
     """Keras's layer table of ``model`` as text."""
     lines: list[str] = []
@@ -199,6 +222,7 @@ def run_trial(
                 monitor="val_loss", patience=train_cfg["early_stopping"], restore_best_weights=True
             )
         )
+    fit_started = time.perf_counter()
     model.fit(
         data.train.x,
         data.train.y,
@@ -208,6 +232,7 @@ def run_trial(
         callbacks=callbacks,
         verbose=0,
     )
+    train_time_s = time.perf_counter() - fit_started
     outcome = TrialOutcome(
         state="complete",
         history=monitor.history,
@@ -223,6 +248,7 @@ def run_trial(
         outcome.value = monitor.history[objective][-1]
     else:
         outcome.metrics = evaluate_splits(model, data, train_cfg["batch_size"], predicted=ours)
+        outcome.metrics.update(measure(model, data, train_cfg["batch_size"], train_time_s))
         outcome.value = outcome.metrics[objective]
         if not np.isfinite(outcome.value):
             outcome.state, outcome.reason = "failed", f"{objective} is {outcome.value}"

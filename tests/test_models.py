@@ -476,10 +476,14 @@ def test_complete_trial() -> None:
     assert [epoch for epoch, _ in calls] == [1, 2] and other == [1, 2]
     for epoch, metrics in calls:
         assert metrics == {key: values[epoch - 1] for key, values in outcome.history.items()}
-    assert set(outcome.metrics) == {
+    measured = {"latency_ms", "model_size_mb", "params", "train_time_s"}
+    assert set(outcome.metrics) == measured | {
         f"{split}_{metric}" for split in ("train", "train_dev", "dev")
         for metric in ("loss", "accuracy", "auc", "f1")
     }
+    assert outcome.metrics["params"] == outcome.params_count
+    assert outcome.params_count * 4 <= outcome.metrics["model_size_mb"] * 1e6 <= outcome.params_count * 8
+    assert 0 < outcome.metrics["latency_ms"] < 5000 and 0 < outcome.metrics["train_time_s"] < outcome.duration_s
     assert 0.0 <= outcome.metrics["dev_f1"] <= 1.0
     assert outcome.metrics["dev_loss"] == pytest.approx(outcome.history["dev_loss"][-1], rel=1e-5)
     assert outcome.model is not None
@@ -513,7 +517,11 @@ def test_run_trial_trains_every_family(
 def test_same_seed_same_trial() -> None:
     first = training.run_trial(trial_config(epochs=1), separable(), "dev_accuracy", 3, never, [])
     again = training.run_trial(trial_config(epochs=1), separable(), "dev_accuracy", 3, never, [])
-    assert first.history == again.history and first.metrics == again.metrics
+    timings = ("latency_ms", "train_time_s")
+    assert first.history == again.history
+    assert {k: v for k, v in first.metrics.items() if k not in timings} == {
+        k: v for k, v in again.metrics.items() if k not in timings
+    }
 
 
 def test_empty_train_dev_split_is_not_measured() -> None:
@@ -524,8 +532,8 @@ def test_empty_train_dev_split_is_not_measured() -> None:
     outcome = training.run_trial(trial_config(epochs=1), data, "dev_loss", 0, never, [])
     assert outcome.state == "complete" and outcome.value == outcome.metrics["dev_loss"]
     assert sorted(outcome.metrics) == [
-        "dev_accuracy", "dev_auc", "dev_f1", "dev_loss",
-        "train_accuracy", "train_auc", "train_f1", "train_loss",
+        "dev_accuracy", "dev_auc", "dev_f1", "dev_loss", "latency_ms", "model_size_mb", "params",
+        "train_accuracy", "train_auc", "train_f1", "train_loss", "train_time_s",
     ]
 
 

@@ -97,7 +97,7 @@ def test_runs_the_requested_trials_and_saves_each_new_best(write_spec, tmp_path)
     result = search.optimize(spec, study, curve_objective(by_filters), [recorder],
                              lambda trial, outcome: saved.append(trial.number))
     assert result.stop_reason == "reached 6 trials"
-    assert result.counts == {"complete": 6, "pruned": 0, "failed": 0}
+    assert result.counts == {"complete": 6, "pruned": 0, "failed": 0, "infeasible": 0}
     assert recorder.started == list(range(6)) and [s for _, s in recorder.finished] == ["complete"] * 6
     assert recorder.epochs[:6] == [(0, e) for e in range(1, 7)]
     values = [t.value for t in study.trials]
@@ -225,7 +225,7 @@ def test_ctrl_c_fails_the_running_trial_and_keeps_the_rest(write_spec, tmp_path)
     result = search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
     assert result.stop_reason == "interrupted"
     assert result.ran == 4
-    assert result.counts == {"complete": 3, "pruned": 0, "failed": 1}
+    assert result.counts == {"complete": 3, "pruned": 0, "failed": 1, "infeasible": 0}
     assert result.study.trials[3].user_attrs["fail_reason"] == "interrupted by the user"
 
 
@@ -333,3 +333,39 @@ def test_missing_database_driver_says_what_to_install(write_spec) -> None:
         "Cannot open the study storage mysql://root:***@127.0.0.1/test: its database driver "
         "'MySQLdb' is not installed. Install it (for PostgreSQL: pip install 'autodl[postgres]')."
     )
+
+
+def test_constraints_keep_infeasible_trials_out_of_the_best(write_spec, tmp_path) -> None:
+    spec = make_spec(write_spec, trials=12, pruner={"name": "none"}, constraints={"params": 2500})
+
+    def objective(config, seed, should_prune, listeners, suggest):
+        filters = config["model"]["filters"]
+        value = filters / 64
+        return TrialOutcome("complete", value=value, epochs=1,
+                            metrics={"dev_accuracy": value, "params": filters * 50.0, "latency_ms": 1.0})
+
+    saved: list[int] = []
+    recorder = Recorder()
+    result = search.optimize(spec, new_study(spec, tmp_path), objective, [recorder],
+                             lambda trial, outcome: saved.append(trial.number))
+    trials = result.study.trials
+    infeasible = [t for t in trials if t.params["model.filters"] == 64]
+    assert infeasible, "the seed samples some 64-filter trials"
+    for trial in infeasible:
+        assert trial.user_attrs["state"] == "infeasible"
+        assert trial.user_attrs["infeasible_reason"] == "breaks params 3200 > 2500"
+        assert trial.constraints == {"params": 700.0}
+        assert trial.number not in saved
+    assert result.counts["infeasible"] == len(infeasible) and result.counts["complete"] == 12
+    assert result.best is not None and result.best.params["model.filters"] == 32
+    assert ("infeasible" in {state for _, state in recorder.finished})
+
+
+def test_max_failed_trials_comes_from_the_spec(write_spec, tmp_path) -> None:
+    spec = make_spec(write_spec, trials=20, max_failed_trials=2)
+
+    def objective(config, seed, should_prune, listeners, suggest):
+        return TrialOutcome("failed", reason="loss became nan at epoch 1")
+
+    with pytest.raises(AutodlError, match=r"^The last 2 trials all failed"):
+        search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
