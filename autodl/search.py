@@ -21,7 +21,7 @@ from autodl import params, space, stages
 from autodl.errors import AutodlError, StorageError
 from autodl.log import logger
 from autodl.spec import PrunerSpec, Spec
-from autodl.stores import mask_url, prepare_sqlite
+from autodl.stores import absolute, mask_url, prepare_sqlite
 from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -119,7 +119,7 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
     try:
         study = optuna.create_study(
             study_name=spec.name,
-            storage=storage_url,
+            storage=absolute(storage_url),
             sampler=make_sampler(spec),
             pruner=make_pruner(spec),
             direction=direction,

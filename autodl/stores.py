@@ -27,6 +27,18 @@ def default_storage(tracking_uri: str | None) -> str:
     return f"sqlite:///{folder / 'optuna.db'}"
 
 
+def absolute(url: str) -> str:
+    """An SQLite URL with its file made absolute (others unchanged).
+
+    MLflow caches one store per URL string, so a relative ``sqlite:///mlruns/mlflow.db`` would
+    keep pointing at the folder where it was first opened.
+    """
+    db = sqlite_path(url)
+    if db is None or db.is_absolute() or str(db) in ("", ":memory:"):
+        return url
+    return f"sqlite:///{db.resolve()}"
+
+
 def prepare_sqlite(url: str) -> None:
     """Create the folder of an SQLite database so the first run works on a fresh clone."""
     db = sqlite_path(url)

@@ -16,7 +16,7 @@ from typing import Any
 from autodl.diagnostics import Diagnosis
 from autodl.errors import TrackingError
 from autodl.outcome import EpochListener, TrialOutcome
-from autodl.stores import mask_url, prepare_sqlite, sqlite_path
+from autodl.stores import absolute, mask_url, prepare_sqlite, sqlite_path
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 RUN_STATUS = {"complete": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "infeasible": "FINISHED"}
@@ -62,7 +62,7 @@ class MlflowTracker:
         logging.getLogger("alembic").setLevel(logging.WARNING)
         prepare_sqlite(uri)
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
+        self.client = MlflowClient(tracking_uri=absolute(uri))
         try:
             self.client.search_experiments(max_results=1)
         except Exception as exc:  # connection, auth and database errors all land here

@@ -15,6 +15,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SENTENCES = SHARED_DATA / "sentiment_labelled_sentences"
 
 
+def mlflow_store() -> str:
+    """This folder's MLflow store as an absolute URI (MLflow caches stores by URI string)."""
+    return f"sqlite:///{Path.cwd().resolve()}/mlruns/mlflow.db"
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh working folder: ``mlruns/`` and ``best_model/`` land here, not in the repo."""

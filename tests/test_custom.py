@@ -16,7 +16,7 @@ from autodl.cli import app
 from autodl.errors import SpecError, TrialFailed
 from autodl.models.custom import TrialHyperParameters, load_builder
 from autodl.spec import load_spec
-from tests.conftest import REPO, minimal_spec
+from tests.conftest import REPO, minimal_spec, mlflow_store
 
 
 def hp_for(trial: optuna.Trial) -> TrialHyperParameters:
@@ -220,7 +220,7 @@ def test_the_shipped_kerastuner_hypermodel_runs_unchanged(project: Path, runner:
 
     import mlflow
 
-    mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
+    mlflow.set_tracking_uri(mlflow_store())
     runs = mlflow.search_runs(experiment_names=["digits-custom"])
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert len(children) == 3

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from autodl.cli import app
-from tests.conftest import REPO, SENTENCES
+from tests.conftest import REPO, SENTENCES, mlflow_store
 
 pytestmark = pytest.mark.slow
 SPACES = REPO / "search_spaces"
@@ -36,7 +36,7 @@ def shrunk(name: str, folder: Path, epochs: int, **search: object) -> Path:
 def runs_of(experiment: str) -> tuple[object, object]:
     import mlflow
 
-    mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
+    mlflow.set_tracking_uri(mlflow_store())
     runs = mlflow.search_runs(experiment_names=[experiment])
     parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
@@ -59,7 +59,7 @@ def test_digits_search_tracks_every_trial_saves_the_best_and_resumes(project: Pa
 
     import mlflow
 
-    client = mlflow.tracking.MlflowClient("sqlite:///mlruns/mlflow.db")
+    client = mlflow.tracking.MlflowClient(mlflow_store())
     first = children[children["tags.mlflow.runName"] == "trial-0"].iloc[0]
     history = client.get_metric_history(first["run_id"], "dev_accuracy")
     assert [m.step for m in history][:4] == [1, 2, 3, 4]
@@ -256,7 +256,7 @@ def test_coarse_to_fine_zooms_in_around_the_best_trials(project: Path) -> None:
     assert sorted(children["tags.stage"].tolist()) == ["1"] * 3 + ["2"] * 3 + ["3"] * 3
     import mlflow
 
-    client = mlflow.tracking.MlflowClient("sqlite:///mlruns/mlflow.db")
+    client = mlflow.tracking.MlflowClient(mlflow_store())
     stages = json.loads(Path(client.download_artifacts(parents.iloc[0]["run_id"], "stages.json", str(project))).read_text())
     assert set(stages) == {"stage 1", "stage 2", "stage 3"}
     assert stages["stage 1"]["optimizer.learning_rate"] == "float [1e-05, 0.1] log"

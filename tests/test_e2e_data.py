@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from autodl.cli import app
-from tests.conftest import REPO, SENTENCES
+from tests.conftest import REPO, SENTENCES, mlflow_store
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_sunspots_forecast_searches_the_window(project: Path) -> None:
 
     import mlflow
 
-    mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
+    mlflow.set_tracking_uri(mlflow_store())
     runs = mlflow.search_runs(experiment_names=["sunspots-gru"])
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert children["params.data.window"].notna().all()

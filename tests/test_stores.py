@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autodl.stores import default_storage, mask_url, prepare_sqlite, sqlite_path
+from autodl.stores import absolute, default_storage, mask_url, prepare_sqlite, sqlite_path
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,22 @@ def test_sqlite_folder_is_created(project: Path) -> None:
     assert (project / "deep" / "er").is_dir()
     assert sqlite_path("postgresql://h/db") is None
     assert sqlite_path("sqlite:////tmp/a.db") == Path("/tmp/a.db")
+
+
+def test_sqlite_urls_are_made_absolute(project: Path) -> None:
+    assert absolute("sqlite:///mlruns/mlflow.db") == f"sqlite:///{project.resolve()}/mlruns/mlflow.db"
+    assert absolute("sqlite:////already/abs.db") == "sqlite:////already/abs.db"
+    assert absolute("postgresql://u:p@h/db") == "postgresql://u:p@h/db"
+    assert absolute("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_two_folders_get_two_mlflow_stores(tmp_path: Path, monkeypatch) -> None:
+    from autodl.tracking import MlflowTracker
+
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        tracker = MlflowTracker("sqlite:///mlruns/mlflow.db")
+        tracker.start_search(f"exp-{name}", "", {}, None)
+        assert (tmp_path / name / "mlruns" / "mlflow.db").is_file()
+        assert sorted(e.name for e in tracker.client.search_experiments()) == ["Default", f"exp-{name}"]

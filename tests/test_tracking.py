@@ -11,6 +11,7 @@ from autodl.diagnostics import diagnose
 from autodl.errors import TrackingError
 from autodl.outcome import TrialOutcome
 from autodl.tracking import MlflowTracker, NullTracker, open_tracker
+from tests.conftest import mlflow_store
 
 
 def test_parent_and_nested_trial_runs(project: Path) -> None:
@@ -35,7 +36,7 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     diagnosis = diagnose("error = 1 - accuracy", 0.01, 0.09, 0.10)
     tracker.end_search(best, diagnosis, {"complete": 1, "pruned": 1, "failed": 1}, {1: {"model.units": "int [8, 64]"}, 2: {"model.units": "int [16, 40]"}}, None, "FINISHED")
 
-    client = MlflowClient(uri)
+    client = MlflowClient(mlflow_store())
     experiment = client.get_experiment_by_name("exp")
     assert Path(experiment.artifact_location.removeprefix("file://")) == (project / "mlruns" / "artifacts").resolve()
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
