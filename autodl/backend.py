@@ -1,4 +1,4 @@
-"""Importing TensorFlow/Keras once, quietly, and telling which device trains.
+"""Importing TensorFlow/Keras once, quietly.
 
 TensorFlow's C++ start-up prints CUDA probes to stderr even on machines without a GPU (and
 ignores ``TF_CPP_MIN_LOG_LEVEL`` for some of them); these are hidden while it loads. Python
@@ -40,10 +40,3 @@ def load_keras() -> ModuleType:
             import keras  # noqa: F401
     return sys.modules["keras"]
 
-
-def devices() -> list[str]:
-    """Names of the GPUs TensorFlow sees (empty on a CPU-only machine)."""
-    load_keras()
-    import tensorflow as tf
-
-    return [d.name for d in tf.config.list_physical_devices("GPU")]
