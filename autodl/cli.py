@@ -87,9 +87,8 @@ def search(
     if verbose:
         logger.setLevel(logging.DEBUG)
     with user_errors():
-        from autodl.spec import load_spec
-
         from autodl.data.sources import command_line_source
+        from autodl.spec import load_spec
 
         loaded = load_spec(spec).with_overrides(
             **{

@@ -12,7 +12,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
 from autodl import space
 
-
 HYPERPARAMETER = object()
 """Marks a field declared with ``hyper()``: a hyperparameter, fixed or searched."""
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from autodl import models, space
 from autodl.data import Dataset, SeriesData, load_dataset
-from autodl.errors import SpecError
 from autodl.diagnostics import Diagnosis
+from autodl.errors import SpecError
 from autodl.export import BestModelSaver, DataFor, export_dir
 from autodl.final import finalize
 from autodl.log import interactive, logger
@@ -23,6 +23,7 @@ from autodl.search import FINISHED, SearchResult, open_study, optimize
 from autodl.spec import Spec, objective_problem
 from autodl.stores import default_storage, mask_url
 from autodl.tracking import PARENT_RUN_ATTR, open_tracker
+
 
 @dataclass
 class SearchSummary:

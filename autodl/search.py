@@ -20,9 +20,9 @@ from optuna.trial import FrozenTrial, TrialState
 from autodl import params, space, stages
 from autodl.errors import AutodlError, StorageError
 from autodl.log import logger
+from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.spec import PrunerSpec, Spec
 from autodl.stores import absolute, mask_url, prepare_sqlite
-from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

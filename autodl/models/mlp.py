@@ -6,7 +6,13 @@ from typing import Any
 
 from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
-from autodl.models.blocks import activation, initializer, normalized_input, output_head, penalty
+from autodl.models.blocks import (
+    activation,
+    initializer,
+    normalized_input,
+    output_head,
+    penalty,
+)
 
 DATA_KINDS = ("tabular", "image", "sequence")
 

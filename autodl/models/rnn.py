@@ -10,7 +10,13 @@ from typing import Any
 
 from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
-from autodl.models.blocks import initializer, normalized_input, output_head, penalty, text_input
+from autodl.models.blocks import (
+    initializer,
+    normalized_input,
+    output_head,
+    penalty,
+    text_input,
+)
 
 DATA_KINDS = ("text", "sequence")
 CELLS = {"lstm": "LSTM", "gru": "GRU", "simple": "SimpleRNN"}
