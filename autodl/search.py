@@ -6,6 +6,8 @@ fake objectives and never trains a network there.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import traceback
 import zlib
@@ -155,6 +157,47 @@ class Sample:
 
     config: dict[str, dict[str, Any]]
     params: dict[str, Any]
+
+
+WORKER_ATTR = "worker"
+
+
+def worker_id() -> str:
+    """This process, as ``host:pid``: recorded on each trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_orphans(study: optuna.Study) -> list[int]:
+    """Fail the trials that a dead process on this machine left RUNNING, and queue them again.
+
+    A search killed hard (``kill -9``, a power cut) cannot tell the study; its trials would stay
+    RUNNING forever. Each is marked failed with that reason and re-queued with the same
+    parameters, so no finished trial is lost or run twice. Trials of live processes, and of other
+    machines, are left alone.
+    """
+    host = socket.gethostname()
+    recovered = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(trial.user_attrs.get(WORKER_ATTR, ""))
+        owner, _, pid = worker.rpartition(":")
+        if owner != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        reason = f"the process running it ({worker}) died before it finished"
+        study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "retry_reason": reason})
+        recovered.append(trial.number)
+        logger.warning("trial %d: %s; queued again with the same parameters", trial.number, reason)
+    return recovered
 
 
 def sample_config(spec: Spec, trial: optuna.trial.BaseTrial) -> Sample:
@@ -315,6 +358,7 @@ def optimize(
     a ``search.constraints`` limit is kept as infeasible and never becomes the best. Ctrl-C marks
     the running trial failed and returns with ``stop_reason == "interrupted"``.
     """
+    recover_orphans(study)
     started = time.monotonic()
     timeout = spec.search.timeout
     failures_in_row = 0
@@ -329,6 +373,7 @@ def optimize(
             reason = f"timeout of {timeout:g} s"
             break
         trial = study.ask()
+        trial.set_user_attr(WORKER_ATTR, worker_id())
         sampling, stage, allowed = stage_spec(spec, study, trial.number)
         if stage is not None:
             trial.set_user_attr("stage", stage)

@@ -101,9 +101,22 @@ class MlflowTracker:
             run_id = self.client.create_run(self.experiment_id, run_name=f"{name}-search").info.run_id
         for key, value in tags.items():
             self.client.set_tag(run_id, key, mask_url(value))
+        self._close_orphans(run_id)
         self.client.log_text(run_id, spec_text, "spec.yaml")
         self.parent_run_id = run_id
         return run_id
+
+    def _close_orphans(self, parent: str) -> None:
+        """Trial runs a killed search left running are closed as failed when it resumes."""
+        assert self.experiment_id is not None
+        orphans = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.state = 'running'",
+        )
+        for run in orphans:
+            self.client.set_tag(run.info.run_id, "state", "failed")
+            self.client.set_tag(run.info.run_id, "fail_reason", "the search was killed during this trial")
+            self.client.set_terminated(run.info.run_id, status="FAILED")
 
     def trial_started(
         self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]

@@ -260,3 +260,53 @@ def test_coarse_to_fine_zooms_in_around_the_best_trials(project: Path) -> None:
     stages = json.loads(Path(client.download_artifacts(parents.iloc[0]["run_id"], "stages.json", str(project))).read_text())
     assert set(stages) == {"stage 1", "stage 2", "stage 3"}
     assert stages["stage 1"]["optimizer.learning_rate"] == "float [1e-05, 0.1] log"
+
+
+def test_resume_after_kill_9_loses_and_repeats_nothing(project: Path) -> None:
+    import signal
+    import time
+
+    import optuna
+
+    spec = shrunk("digits_cnn.yaml", project, epochs=10, trials=6, pruner={"name": "none"})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "autodl", "search", str(spec), "--quiet"],
+                               cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    storage = f"sqlite:///{project / 'mlruns' / 'optuna.db'}"
+    deadline = time.monotonic() + 300
+    before: dict[int, tuple[float, dict]] = {}
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            trials = optuna.load_study(study_name="digits-cnn", storage=storage).trials
+        except Exception:  # the study is not created yet
+            continue
+        complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+        running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+        if len(complete) >= 2 and running:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            before = {t.number: (t.value, t.params) for t in complete}
+            break
+    assert before, "the search never had two complete trials and one running"
+    killed = optuna.load_study(study_name="digits-cnn", storage=storage)
+    orphans = [t.number for t in killed.trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert len(orphans) == 1
+
+    again = _autodl("search", str(spec), "--quiet", cwd=project)
+    assert again.returncode == 0, again.stdout + again.stderr
+    study = optuna.load_study(study_name="digits-cnn", storage=storage)
+    finished = [t for t in study.trials if t.state.is_finished()]
+    assert len(finished) == 6 and len(study.trials) == 6
+    for number, (value, params) in before.items():
+        assert (study.trials[number].value, study.trials[number].params) == (value, params)
+    orphan = study.trials[orphans[0]]
+    assert orphan.state == optuna.trial.TrialState.FAIL
+    retries = [t for t in study.trials if t.user_attrs.get("retry_of") == orphan.number]
+    assert len(retries) == 1 and retries[0].params == orphan.params
+    assert retries[0].state == optuna.trial.TrialState.COMPLETE
+    _, children = runs_of("digits-cnn")
+    assert len(children) == 6
+    assert (children["status"] == "RUNNING").sum() == 0
+    failed = children[children["tags.state"] == "failed"]
+    assert failed["tags.fail_reason"].tolist() == ["the search was killed during this trial"]

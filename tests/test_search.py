@@ -369,3 +369,31 @@ def test_max_failed_trials_comes_from_the_spec(write_spec, tmp_path) -> None:
 
     with pytest.raises(AutodlError, match=r"^The last 2 trials all failed"):
         search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
+
+
+def test_trials_left_running_by_a_dead_process_are_failed_and_queued_again(write_spec, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    spec = make_spec(write_spec, pruner={"name": "none"})
+    study = new_study(spec, tmp_path)
+    search.optimize(spec.with_overrides(**{"search.trials": 2}), study, curve_objective(by_filters), [],
+                    lambda t, o: None)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = study.ask()
+    params = search.sample_config(spec, orphan).params
+    orphan.set_user_attr("worker", f"{search.socket.gethostname()}:{dead.pid}")
+    alive = study.ask()
+    alive.set_user_attr("worker", search.worker_id())
+    elsewhere = study.ask()
+    elsewhere.set_user_attr("worker", "another-host:1")
+
+    assert search.recover_orphans(study) == [orphan.number]
+    states = {t.number: t.state for t in study.trials}
+    assert states[orphan.number] == optuna.trial.TrialState.FAIL
+    assert states[alive.number] == states[elsewhere.number] == optuna.trial.TrialState.RUNNING
+    retry = study.ask()
+    assert retry.user_attrs["retry_of"] == orphan.number
+    assert "died before it finished" in retry.user_attrs["retry_reason"]
+    assert search.sample_config(spec, retry).params == params
