@@ -328,11 +328,16 @@ class SearchResult:
 
     @property
     def best(self) -> FrozenTrial | None:
-        """The best complete trial of the whole study, or ``None``."""
-        try:
-            return self.study.best_trial
-        except ValueError:
-            return None
+        """The best feasible complete trial of the whole study, or ``None``."""
+        return best_trial(self.study)
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The best feasible complete trial, or ``None`` while there is none."""
+    try:
+        return study.best_trial
+    except ValueError:
+        return None
 
 
 def count_states(study: optuna.Study) -> dict[str, int]:
@@ -408,7 +413,7 @@ def optimize(
         frozen = _finish(study, trial, outcome, observers, spec.search.constraints.limits())
         if outcome.state == "complete":
             failures_in_row = 0
-            best = SearchResult(study, "").best
+            best = best_trial(study)
             if best is not None and best.number == trial.number:
                 on_new_best(frozen, outcome)
         elif outcome.state == "failed":

@@ -23,10 +23,6 @@ from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 
 keras = load_keras()
 
-KERAS_TO_METRIC = {"loss": "loss", "accuracy": "accuracy", "val_loss": "dev_loss",
-                   "val_accuracy": "dev_accuracy"}
-
-
 def make_optimizer(cfg: dict[str, Any]) -> Any:
     """A Keras optimizer from a sampled ``optimizer`` section."""
     common: dict[str, Any] = {"learning_rate": cfg["learning_rate"]}
@@ -67,7 +63,10 @@ def predicted_scores(model: Any, split: Any, task: str, batch_size: int) -> dict
 
 def rename(logs: dict[str, Any]) -> dict[str, float]:
     """Keras log keys to autodl metric names (``val_accuracy`` -> ``dev_accuracy``)."""
-    return {KERAS_TO_METRIC.get(k, k.replace("val_", "dev_")): float(v) for k, v in logs.items()}
+    return {
+        f"dev_{k.removeprefix('val_')}" if k.startswith("val_") else k: float(v)
+        for k, v in logs.items()
+    }
 
 
 class _EpochMonitor(keras.callbacks.Callback):
