@@ -84,7 +84,7 @@ def markdown(result: ErrorAnalysis, split: Split, kind: str) -> str:
     lines += ["", "Most confidently wrong dev examples:", "", "| # | true | predicted | confidence | example |",
               "| --- | --- | --- | --- | --- |"]
     for index, true, predicted, confidence in result.worst:
-        example = "see worst_examples.png" if kind == "image" else _describe_example(split.x[index])
+        example = "see worst_examples.png" if kind == "image" else _describe_example(split.examples(index))
         lines.append(
             f"| {index} | {result.class_names[true]} | {result.class_names[predicted]} | "
             f"{confidence:.3f} | {example} |"
@@ -92,7 +92,8 @@ def markdown(result: ErrorAnalysis, split: Split, kind: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """Matplotlib's pyplot on the Agg backend (files only, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,7 +104,7 @@ def _pyplot() -> Any:
 
 def plot_confusion(result: ErrorAnalysis, path: Path) -> None:
     """The confusion matrix as an image, counts in the cells."""
-    plt = _pyplot()
+    plt = pyplot()
     k = len(result.class_names)
     size = min(2 + 0.5 * k, 14)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -127,7 +128,7 @@ def plot_confusion(result: ErrorAnalysis, path: Path) -> None:
 
 def plot_worst_images(result: ErrorAnalysis, split: Split, path: Path) -> None:
     """A grid of the most confidently misclassified dev images, titled true -> predicted."""
-    plt = _pyplot()
+    plt = pyplot()
     shown = result.worst[:16]
     if not shown:
         return
@@ -137,7 +138,7 @@ def plot_worst_images(result: ErrorAnalysis, split: Split, path: Path) -> None:
     for ax in axes.ravel():
         ax.axis("off")
     for ax, (index, true, predicted, confidence) in zip(axes.ravel(), shown):
-        image = np.asarray(split.x[index], dtype="float32")
+        image = np.asarray(split.examples(index), dtype="float32")
         image = (image - image.min()) / (np.ptp(image) or 1.0)
         ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
         ax.set_title(f"{result.class_names[true]} -> {result.class_names[predicted]}\n{confidence:.2f}",
@@ -149,7 +150,7 @@ def plot_worst_images(result: ErrorAnalysis, split: Split, path: Path) -> None:
 
 def plot_learning_curves(history: dict[str, list[float]], objective: str, path: Path) -> None:
     """Loss and the objective per epoch, on train and dev, for the best trial."""
-    plt = _pyplot()
+    plt = pyplot()
     name = objective.removeprefix("dev_")
     panels = [("loss", "dev_loss")] + ([(name, objective)] if name != "loss" else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)

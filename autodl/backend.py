@@ -15,7 +15,8 @@ from types import ModuleType
 
 
 @contextmanager
-def _quiet_stderr() -> Iterator[None]:
+def quiet_stderr() -> Iterator[None]:
+    """Hide what native code writes to stderr (file descriptor 2) inside the block."""
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -29,11 +30,15 @@ def _quiet_stderr() -> Iterator[None]:
 
 
 def load_keras() -> ModuleType:
-    """Keras on the TensorFlow backend, imported with the C++ start-up chatter hidden."""
+    """Keras on the TensorFlow backend, imported with the C++ start-up chatter hidden.
+
+    GPU memory grows as trials need it instead of being taken whole by the first one.
+    """
     if "keras" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        with _quiet_stderr():
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+        with quiet_stderr():
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -59,56 +59,118 @@ def main_options(
     """Find good Keras models (CNN, RNN, MLP) for your data from one YAML spec."""
 
 
+DataOpt = Annotated[
+    Optional[str],
+    typer.Option(help="Use this instead of data.source: a file or folder, digits, or keras:<name>."),
+]
+TrialsOpt = Annotated[
+    Optional[int], typer.Option(min=1, help="Total trials in the study (overrides search.trials).")
+]
+TimeoutOpt = Annotated[
+    Optional[float], typer.Option(min=1, help="Seconds after which no new trial starts.")
+]
+TrackingOpt = Annotated[
+    Optional[str],
+    typer.Option(envvar="AUTODL_TRACKING_URI", help="MLflow tracking URI (overrides tracking.uri)."),
+]
+StorageOpt = Annotated[
+    Optional[str],
+    typer.Option(envvar="AUTODL_STORAGE", help="Optuna storage URL, e.g. postgresql://host/db."),
+]
+SeedOpt = Annotated[Optional[int], typer.Option(help="Overrides the spec's seed.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")]
+
+
+def _load(
+    spec: Path, data: str | None, trials: int | None, timeout: float | None,
+    tracking_uri: str | None, storage: str | None, seed: int | None,
+) -> Any:
+    """The spec with the command line's overrides, its data source checked."""
+    from autodl.data.sources import command_line_source, resolve
+    from autodl.spec import load_spec
+
+    loaded = load_spec(spec).with_overrides(
+        **{
+            "data.source": command_line_source(data) if data is not None else None,
+            "search.trials": trials,
+            "search.timeout": timeout,
+            "search.storage": storage,
+            "tracking.uri": tracking_uri,
+            "seed": seed,
+        }
+    )
+    resolve(loaded.data.source, loaded.base_dir)
+    return loaded
+
+
+def _start(quiet: bool, verbose: bool, label: str | None = None) -> None:
+    configure(quiet, label)
+    if verbose:
+        logger.setLevel(logging.DEBUG)
+
+
 @app.command()
 def search(
     spec: SpecArg,
-    data: Annotated[
-        Optional[str],
-        typer.Option(help="Use this instead of data.source: a file or folder, digits, or keras:<name>."),
-    ] = None,
-    trials: Annotated[
-        Optional[int], typer.Option(min=1, help="Total trials in the study (overrides search.trials).")
-    ] = None,
-    timeout: Annotated[
-        Optional[float], typer.Option(min=1, help="Seconds after which no new trial starts.")
-    ] = None,
-    tracking_uri: Annotated[
-        Optional[str], typer.Option(help="MLflow tracking URI (overrides tracking.uri).")
-    ] = None,
-    storage: Annotated[
-        Optional[str], typer.Option(help="Optuna storage URL, e.g. postgresql://host/db.")
-    ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Overrides the spec's seed.")] = None,
+    data: DataOpt = None,
+    trials: TrialsOpt = None,
+    timeout: TimeoutOpt = None,
+    tracking_uri: TrackingOpt = None,
+    storage: StorageOpt = None,
+    seed: SeedOpt = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes on this machine sharing the study (one GPU "
+                          "each when there are GPUs, the CPU cores shared otherwise).")
+    ] = 1,
     quiet: QuietOpt = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run (or resume) the search a spec describes, log it to MLflow, save the best model."""
-    configure(quiet)
-    if verbose:
-        logger.setLevel(logging.DEBUG)
+    _start(quiet, verbose)
     with user_errors():
-        from autodl.data.sources import command_line_source
-        from autodl.spec import load_spec
-
-        loaded = load_spec(spec).with_overrides(
-            **{
-                "data.source": command_line_source(data) if data is not None else None,
-                "search.trials": trials,
-                "search.timeout": timeout,
-                "search.storage": storage,
-                "tracking.uri": tracking_uri,
-                "seed": seed,
-            }
-        )
-        from autodl.data import resolve
-
-        resolve(loaded.data.source, loaded.base_dir)
+        loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
+        from autodl.parallel import Workers
         from autodl.pipeline import run_search
         from autodl.report import print_summary
 
-        summary = run_search(loaded, quiet=quiet)
+        pool = None
+        if workers > 1:
+            given = {"--data": data, "--trials": trials, "--timeout": timeout, "--seed": seed}
+            command = [sys.executable, "-m", "autodl", "worker", str(spec)]
+            command += [part for flag, value in given.items() if value is not None
+                        for part in (flag, str(value))]
+            command += ["--quiet"] * quiet + ["--verbose"] * verbose
+            urls = {"AUTODL_STORAGE": storage, "AUTODL_TRACKING_URI": tracking_uri}
+            pool = Workers(workers, command, {k: v for k, v in urls.items() if v is not None})
+        summary = run_search(loaded, quiet=quiet, workers=pool)
         print_summary(summary, stdout_console)
         if summary.result.stop_reason == "interrupted":
+            raise typer.Exit(130)
+
+
+@app.command()
+def worker(
+    spec: SpecArg,
+    data: DataOpt = None,
+    trials: TrialsOpt = None,
+    timeout: TimeoutOpt = None,
+    tracking_uri: TrackingOpt = None,
+    storage: StorageOpt = None,
+    seed: SeedOpt = None,
+    label: Annotated[Optional[str], typer.Option(help="Prefix of this worker's log lines.")] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Join a search's study as one more worker (on this or another machine) and run trials
+    until its budget is spent. Use the same spec, --storage and --tracking-uri as the search."""
+    _start(quiet, verbose, label)
+    with user_errors():
+        loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
+        from autodl.pipeline import run_worker
+
+        result = run_worker(loaded, quiet=quiet)
+        logger.info("stopped (%s) after %d trials here", result.stop_reason, result.ran)
+        if result.stop_reason == "interrupted":
             raise typer.Exit(130)
 
 
@@ -206,6 +268,140 @@ def ui(
     sys.stderr.flush()
     sys.stdout.flush()
     os.execv(sys.executable, command)
+
+
+@app.command()
+def report(
+    spec: Annotated[
+        Optional[Path], typer.Argument(help="The spec the study was searched with.", dir_okay=False)
+    ] = None,
+    study: Annotated[
+        Optional[str], typer.Option(help="The study's name, to report without its spec file.")
+    ] = None,
+    storage: Annotated[
+        Optional[str],
+        typer.Option(help="Optuna storage URL (default: the spec's, or sqlite:///mlruns/optuna.db)."),
+    ] = None,
+    html: Annotated[
+        Optional[Path], typer.Option(help="Where to write the HTML report (default: reports/<name>.html).",
+                                     dir_okay=False)
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="How many of the best trials to list.")] = 5,
+) -> None:
+    """Summarize a stored study: trial counts, best trials, stages, importances, diagnosis, plots."""
+    with user_errors():
+        from autodl.html_report import default_path, write_html
+        from autodl.report import print_study_report
+        from autodl.study_report import load_report
+
+        loaded = load_report(spec, study, storage, top)
+        print_study_report(loaded, stdout_console)
+        written = write_html(loaded, html or default_path(loaded.name))
+        stdout_console.print(f"HTML report: {written}", markup=False, highlight=False)
+
+
+@app.command()
+def export(
+    spec: SpecArg,
+    formats: Annotated[
+        Optional[list[str]],
+        typer.Option("--formats", "-f", help="keras, saved_model, tflite, onnx or all; repeat the "
+                     "option or separate with commas (default: all)."),
+    ] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(help="Folder to write (default: best_model/<name>/export).", file_okay=False),
+    ] = None,
+    retrain: Annotated[
+        Optional[bool],
+        typer.Option("--retrain/--no-retrain", help="Refit the best configuration on train + "
+                     "train-dev for its best epoch count (default: export.retrain)."),
+    ] = None,
+    include_dev: Annotated[
+        Optional[bool],
+        typer.Option("--include-dev/--no-include-dev", help="Retrain on dev as well (implies "
+                     "--retrain; default: export.include_dev)."),
+    ] = None,
+    register: Annotated[
+        bool, typer.Option("--register", help="Register the model in the MLflow model registry "
+                           "(under export.registry, or the spec's name).")
+    ] = False,
+    data: DataOpt = None,
+    tracking_uri: TrackingOpt = None,
+    storage: StorageOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Export the best model of a search: .keras, SavedModel, TFLite, ONNX, a model card, MLflow."""
+    _start(quiet, False)
+    with user_errors():
+        loaded = _load(spec, data, None, None, tracking_uri, storage, None).with_overrides(**{
+            "export.retrain": True if include_dev else retrain,
+            "export.include_dev": include_dev,
+        })
+        from autodl.bundle import CARD_FILE, export_spec
+
+        manifest, folder = export_spec(loaded, formats or [], out, register, data is not None)
+        how = "retrained" if manifest["training"]["retrained"] else "as saved by the search"
+        stdout_console.print(
+            f"Exported {loaded.name} trial #{manifest['trial']} ({how}) to {folder}:",
+            markup=False, highlight=False,
+        )
+        for name, info in manifest["formats"].items():
+            stdout_console.print(
+                f"  {name:<12} {info['path']:<14} {info['bytes'] / 1e6:8.3f} MB   largest "
+                f"difference from Keras {info['max_abs_diff']:.2g}", markup=False, highlight=False,
+            )
+        stdout_console.print(f"Model card: {folder / CARD_FILE}", markup=False, highlight=False)
+        published = manifest.get("mlflow")
+        if published:
+            registered = (f"; registered as {published['registered_name']} version "
+                          f"{published['registered_version']}" if published["registered_name"] else "")
+            stdout_console.print(
+                f"MLflow: {published['model_uri']} in run {published['run_id']}{registered}",
+                markup=False, highlight=False,
+            )
+
+
+class ModelFormat(str, Enum):
+    """Formats ``autodl predict`` runs."""
+
+    keras = "keras"
+    saved_model = "saved_model"
+    tflite = "tflite"
+    onnx = "onnx"
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[
+        Path, typer.Argument(help="An export folder (best_model/<name>/export), or the best-model "
+                             "folder holding it.", file_okay=False)
+    ],
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="A folder of images or an image, a text file "
+                             "(one sentence per line), a CSV/TSV/Parquet table, or an .npz with x.")
+    ],
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="CSV file to write (default: print the CSV).", dir_okay=False),
+    ] = None,
+    model_format: Annotated[
+        Optional[ModelFormat], typer.Option("--format", help="Which exported format runs (default: keras).")
+    ] = None,
+) -> None:
+    """Predict labels (names and probabilities) or values for raw input with an exported model."""
+    configure(True)
+    with user_errors():
+        from autodl.predict import predict as run_predict
+
+        frame, used = run_predict(model_dir, input_path, model_format.value if model_format else None)
+        if out is None:
+            sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False, float_format="%.6g")
+        stdout_console.print(f"Wrote {len(frame)} predictions ({used}) to {out}", markup=False,
+                             highlight=False)
 
 
 def main() -> None:

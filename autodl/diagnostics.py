@@ -10,7 +10,8 @@ The largest gaps, above a tolerance, are the problems; each comes with the usual
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 GAPS = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
 LABELS = {
@@ -57,6 +58,11 @@ class Diagnosis:
     tolerance: float
     gaps: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_record(cls, stored: dict[str, Any]) -> Diagnosis:
+        """The diagnosis as ``best.json`` stores it (its fields, plus verdict and next steps)."""
+        return cls(**{f.name: stored[f.name] for f in fields(cls)})
 
     @property
     def verdict(self) -> str:

@@ -18,6 +18,7 @@ from autodl.spec import Spec
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "best.json"
+EXPORT_FOLDER = "export"
 
 
 def export_dir(spec: Spec) -> Path:
@@ -44,7 +45,7 @@ def best_record(spec: Spec, data: Dataset, trial: Any, metrics: dict[str, float]
         "params_count": trial.user_attrs.get("params_count"),
         "task": data.task,
         "class_names": list(data.class_names),
-        "data": {"source": data.name, "sizes": data.sizes()},
+        "data": {"source": data.name, "location": spec.data.source, "sizes": data.sizes()},
     }
 
 

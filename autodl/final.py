@@ -10,6 +10,7 @@ from typing import Any
 
 from autodl import analysis, diagnostics
 from autodl.backend import load_keras
+from autodl.data import feed
 from autodl.export import INFO_FILE, MODEL_FILE, DataFor, best_record, write_json
 from autodl.log import logger
 from autodl.spec import Spec
@@ -38,11 +39,11 @@ def finalize(spec: Spec, data_for: DataFor, directory: Path, best: Any) -> tuple
     batch = saved["config"]["training"]["batch_size"]
     test = data.splits["test"]
     if len(test) > 0:
-        scores = model.evaluate(test.x, test.y, batch_size=batch, verbose=0, return_dict=True)
+        scores = model.evaluate(**feed.eval_inputs(test, batch), verbose=0, return_dict=True)
         saved["metrics"].update({f"test_{k}": float(v) for k, v in scores.items()})
     diagnosis = _diagnose(spec, saved)
     (directory / DIAGNOSIS_FILE).write_text(diagnosis.report(), encoding="utf-8")
-    outputs = model.predict(data.splits["dev"].x, batch_size=batch, verbose=0)
+    outputs = model.predict(**feed.predict_inputs(data.splits["dev"], batch), verbose=0)
     result = analysis.write(directory / ANALYSIS_DIR, data, outputs, saved.get("history", {}),
                             spec.search.objective.metric)
     saved["diagnosis"] = {"verdict": diagnosis.verdict, **asdict(diagnosis),

@@ -29,16 +29,21 @@ stdout_console = _console(stderr=False)
 stderr_console = _console(stderr=True)
 
 
-def configure(quiet: bool = False) -> None:
-    """Route the ``autodl`` logger to stderr; ``quiet`` keeps only warnings and errors."""
+def configure(quiet: bool = False, label: str | None = None) -> None:
+    """Route the ``autodl`` logger to stderr; ``quiet`` keeps only warnings and errors.
+
+    A worker started by ``autodl search --workers`` passes ``label``: its lines are plain and
+    prefixed so that several workers' lines stay readable on one terminal.
+    """
     logger.handlers.clear()
     handler: logging.Handler
-    if stderr_console.is_terminal:
+    if stderr_console.is_terminal and label is None:
         handler = RichHandler(console=stderr_console, show_path=False, show_time=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("autodl: %(message)s"))
+        prefix = f"autodl[{label}]" if label else "autodl"
+        handler.setFormatter(logging.Formatter(f"{prefix}: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
     logger.propagate = False

@@ -81,6 +81,11 @@ class SearchProgress:
                 number, outcome.state, extra, self.metric, value, outcome.epochs, outcome.duration_s,
             )
 
+    def show_done(self, done: int) -> None:
+        """Move the bar to ``done`` finished trials (workers in other processes run them)."""
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, description="workers running")
+
     def _describe(self, text: str) -> None:
         if self._progress is not None:
             self._progress.update(self._task, description=text)

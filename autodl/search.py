@@ -10,8 +10,10 @@ import os
 import socket
 import time
 import traceback
+import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,9 +26,11 @@ from autodl.errors import AutodlError, StorageError
 from autodl.log import logger
 from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.spec import PrunerSpec, Spec
-from autodl.stores import absolute, mask_url, prepare_sqlite
+from autodl.stores import absolute, mask_url, prepare_sqlite, storage_errors
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 STATE_NAMES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
@@ -71,10 +75,37 @@ class PerTrialRandomSampler(optuna.samplers.BaseSampler):
         )
 
 
-SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
-    "random": PerTrialRandomSampler,
-    "coarse_to_fine": PerTrialRandomSampler,
-    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
+class AskTellGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler without its ``study.stop()`` once the grid is used up, which only
+    works inside ``Study.optimize``; the ask/tell loop checks ``is_exhausted`` itself."""
+
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Any
+    ) -> None:
+        return None
+
+
+def grid_sampler(spec: Spec) -> optuna.samplers.BaseSampler:
+    """Every combination of each searched parameter's grid values, in an order shuffled by the
+    seed (so a search cut short still spreads over the grid)."""
+    grid = dict(space.grid_values(name, dist, spec.search.grid_points)
+                for name, dist in spec.searched().items())
+    return AskTellGridSampler(grid, seed=spec.seed)
+
+
+def grid_size(spec: Spec) -> int:
+    """How many points the grid of ``spec`` has."""
+    size = 1
+    for name, dist in spec.searched().items():
+        size *= len(space.grid_values(name, dist, spec.search.grid_points)[1])
+    return size
+
+
+SAMPLERS: dict[str, Callable[[Spec], optuna.samplers.BaseSampler]] = {
+    "random": lambda spec: PerTrialRandomSampler(spec.seed),
+    "coarse_to_fine": lambda spec: PerTrialRandomSampler(spec.seed),
+    "tpe": lambda spec: optuna.samplers.TPESampler(seed=spec.seed),
+    "grid": grid_sampler,
 }
 
 
@@ -97,17 +128,56 @@ PRUNERS: dict[str, Callable[[PrunerSpec, Spec], optuna.pruners.BasePruner]] = {
     "hyperband": lambda p, s: optuna.pruners.HyperbandPruner(
         min_resource=max(1, p.warmup_epochs), max_resource=_max_epochs(s)
     ),
+    "patient": lambda p, s: optuna.pruners.PatientPruner(
+        PRUNERS[p.wraps](p, s), patience=p.patience, min_delta=p.min_delta
+    ),
 }
 
 
 def make_sampler(spec: Spec) -> optuna.samplers.BaseSampler:
     """The sampler named by ``search.strategy``, seeded by the spec's seed."""
-    return SAMPLERS[spec.search.strategy](spec.seed)
+    return SAMPLERS[spec.search.strategy](spec)
 
 
 def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
-    """The pruner named by ``search.pruner.name``. Steps are 1-based epochs."""
+    """The pruner named by ``search.pruner.name``. Steps are 1-based epochs.
+
+    ``patient`` waits until the objective has not improved for ``patience`` epochs, then asks the
+    pruner named by ``wraps``.
+    """
     return PRUNERS[spec.search.pruner.name](spec.search.pruner, spec)
+
+
+HEARTBEAT_S = 20
+GRACE_S = 90
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+def make_storage(storage_url: str) -> optuna.storages.RDBStorage:
+    """The study's database, with a heartbeat per running trial.
+
+    A worker that dies on another machine stops beating; after ``GRACE_S`` seconds any worker
+    fails its trial and queues it again. SQLite waits for a lock instead of failing when several
+    local workers write at once.
+    """
+    prepare_sqlite(storage_url)
+    engine_kwargs = (
+        {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if storage_url.startswith("sqlite") else {}
+    )
+    return optuna.storages.RDBStorage(
+        absolute(storage_url),
+        engine_kwargs=engine_kwargs,
+        heartbeat_interval=HEARTBEAT_S,
+        grace_period=GRACE_S,
+        heartbeat_stale_trial_callback=_queue_again,
+    )
+
+
+def _queue_again(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue a trial whose worker stopped beating, with the same parameters."""
+    reason = f"its worker ({trial.user_attrs.get(WORKER_ATTR, 'unknown')}) stopped responding"
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "retry_reason": reason})
+    logger.warning("trial %d: %s; queued again with the same parameters", trial.number, reason)
 
 
 def open_study(spec: Spec, storage_url: str) -> optuna.Study:
@@ -116,30 +186,16 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
     A stored study whose direction differs from the spec's cannot be resumed: its trials would be
     ranked the wrong way round.
     """
-    prepare_sqlite(storage_url)
     direction = spec.search.objective.resolved_direction
-    try:
+    with storage_errors(storage_url):
         study = optuna.create_study(
             study_name=spec.name,
-            storage=absolute(storage_url),
+            storage=make_storage(storage_url),
             sampler=make_sampler(spec),
             pruner=make_pruner(spec),
             direction=direction,
             load_if_exists=True,
         )
-    except ImportError as exc:  # Optuna re-raises the driver's ModuleNotFoundError
-        missing = exc.name or getattr(exc.__cause__, "name", None) or "for this URL"
-        raise StorageError(
-            f"Cannot open the study storage {mask_url(storage_url)}: its database driver "
-            f"{missing!r} is not installed. Install it (for PostgreSQL: pip install "
-            "'autodl[postgres]')."
-        ) from None
-    except Exception as exc:  # SQLAlchemy raises many driver-specific types
-        raise StorageError(
-            f"Cannot open the study storage {mask_url(storage_url)}: "
-            f"{mask_url(str(exc).splitlines()[0])}. Check the URL and that the database "
-            "server is running."
-        ) from None
     stored = study.direction.name.lower()
     if stored != direction:
         raise StorageError(
@@ -198,6 +254,14 @@ def recover_orphans(study: optuna.Study) -> list[int]:
         recovered.append(trial.number)
         logger.warning("trial %d: %s; queued again with the same parameters", trial.number, reason)
     return recovered
+
+
+def recover(study: optuna.Study) -> frozenset[int]:
+    """Fail and re-queue the trials of dead workers (on this machine by process id, elsewhere by
+    heartbeat); return the numbers of the trials still running, which live workers own."""
+    recover_orphans(study)
+    optuna.storages.fail_stale_trials(study)
+    return frozenset(t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
 def sample_config(spec: Spec, trial: optuna.trial.BaseTrial) -> Sample:
@@ -349,36 +413,66 @@ def count_states(study: optuna.Study) -> dict[str, int]:
     return counts
 
 
+def stop_reason(spec: Spec, study: optuna.Study, started: float) -> str | None:
+    """Why no new trial may start now, or ``None`` while every budget has room.
+
+    Trials that other workers are running count against ``search.trials``, so workers sharing a
+    study stop together at the requested number; against ``search.max_epochs`` they count with
+    all the epochs they may train.
+    """
+    trials = study.get_trials(deepcopy=False)
+    claimed = sum(t.state in FINISHED or t.state == TrialState.RUNNING for t in trials)
+    if claimed >= spec.search.trials:
+        count = spec.search.trials
+        return f"reached {count} trial{'s' if count != 1 else ''}"
+    timeout = spec.search.timeout
+    if timeout is not None and time.monotonic() - started >= timeout:
+        return f"timeout of {timeout:g} s"
+    budget = spec.search.max_epochs
+    if budget is not None:
+        spent = sum(int(t.user_attrs.get("epochs") or 0) for t in trials if t.state in FINISHED)
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        if spent + running * max(space.candidates(spec.training.epochs)) >= budget:
+            return f"spent the budget of {budget} epochs ({spent} trained)"
+    sampler = study.sampler
+    if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study):
+        return f"tried every point of the grid ({grid_size(spec)})"
+    return None
+
+
+Lock = Callable[[], AbstractContextManager[object]]
+
+
 def optimize(
     spec: Spec,
     study: optuna.Study,
     objective: Objective,
     observers: list[Observer],
     on_new_best: Callable[[FrozenTrial, TrialOutcome], None],
+    lock: Lock = nullcontext,
 ) -> SearchResult:
-    """Run trials until the study holds ``search.trials`` finished ones or time runs out.
+    """Run trials until a budget is spent: ``search.trials`` trials in the study, the timeout,
+    ``search.max_epochs`` epochs, or the whole grid.
 
-    A trial that raises is marked failed with its reason and the search goes on; after
-    ``search.max_failed_trials`` failures in a row it stops with an error. A complete trial above
-    a ``search.constraints`` limit is kept as infeasible and never becomes the best. Ctrl-C marks
-    the running trial failed and returns with ``stop_reason == "interrupted"``.
+    ``lock`` guards checking the budgets and claiming the next trial, which makes workers that
+    share the study run exactly ``search.trials`` trials together. A trial that raises is marked
+    failed with its reason and the search goes on; after ``search.max_failed_trials`` failures in
+    a row it stops with an error. A complete trial above a ``search.constraints`` limit is kept as
+    infeasible and never becomes the best. Ctrl-C marks the running trial failed and returns with
+    ``stop_reason == "interrupted"``.
     """
-    recover_orphans(study)
+    recover(study)
     started = time.monotonic()
-    timeout = spec.search.timeout
     failures_in_row = 0
     ran = 0
     while True:
-        done = len(study.get_trials(deepcopy=False, states=FINISHED))
-        if done >= spec.search.trials:
-            count = spec.search.trials
-            reason = f"reached {count} trial{'s' if count != 1 else ''}"
-            break
-        if timeout is not None and time.monotonic() - started >= timeout:
-            reason = f"timeout of {timeout:g} s"
-            break
-        trial = study.ask()
-        trial.set_user_attr(WORKER_ATTR, worker_id())
+        with lock():
+            optuna.storages.fail_stale_trials(study)
+            reason = stop_reason(spec, study, started)
+            if reason is not None:
+                break
+            trial = study.ask()
+            trial.set_user_attr(WORKER_ATTR, worker_id())
         sampling, stage, allowed = stage_spec(spec, study, trial.number)
         if stage is not None:
             trial.set_user_attr("stage", stage)
@@ -400,7 +494,8 @@ def optimize(
             return space.suggest(trial, name, dist)
 
         try:
-            outcome = objective(config, seed, should_prune, listeners, suggest)
+            with heartbeat(study, trial):
+                outcome = objective(config, seed, should_prune, listeners, suggest)
         except KeyboardInterrupt:
             _finish(study, trial, TrialOutcome("failed", reason="interrupted by the user"), observers)
             ran += 1
@@ -427,6 +522,18 @@ def optimize(
         else:
             failures_in_row = 0
     return SearchResult(study, reason, ran, count_states(study), stage_spaces(spec, study))
+
+
+@contextmanager
+def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
+    """Beat for ``trial`` while it runs, when the storage keeps heartbeats.
+
+    Optuna's own ``optimize`` does the same; the ask/tell interface has no public hook for it.
+    """
+    from optuna.storages._heartbeat import get_heartbeat_thread
+
+    with get_heartbeat_thread(trial._trial_id, study._storage):
+        yield
 
 
 def _finish(

@@ -265,6 +265,39 @@ def suggest(trial: optuna.trial.BaseTrial, name: str, dist: Distribution) -> Any
     return dist.values[index]
 
 
+def grid_values(name: str, dist: Distribution, points: int) -> tuple[str, list[Any]]:
+    """The values a grid search tries for ``dist``, under the name Optuna records them by.
+
+    A numeric range gets ``points`` values evenly spaced on its own scale (rounded to its step); an
+    int range with no more values than that uses them all; a choice uses every value.
+    """
+    if isinstance(dist, Choice):
+        return name, recorded_choices(dist, dist.values)
+    if isinstance(dist, IntRange):
+        every = list(range(dist.low, dist.high + 1, dist.step))
+        if len(every) <= points:
+            return name, every
+        spots = _spaced(dist.low, dist.high, points, "log" if dist.log else "linear")
+        return name, sorted({dist.low + round((v - dist.low) / dist.step) * dist.step for v in spots})
+    if dist.scale == "inv_log":
+        return INV_LOG_PREFIX + name, _spaced(1.0 - dist.high, 1.0 - dist.low, points, "log")
+    spots = _spaced(dist.low, dist.high, points, dist.scale)
+    if dist.step:
+        spots = sorted({round(dist.low + round((v - dist.low) / dist.step) * dist.step, 12) for v in spots})
+    return name, spots
+
+
+def _spaced(low: float, high: float, points: int, scale: str) -> list[float]:
+    """``points`` values from ``low`` to ``high``, evenly spaced on a linear or log scale."""
+    if scale == "log":
+        ratio = (high / low) ** (1.0 / (points - 1))
+        inner = [low * ratio**i for i in range(1, points - 1)]
+    else:
+        width = (high - low) / (points - 1)
+        inner = [low + width * i for i in range(1, points - 1)]
+    return [low, *(float(f"{v:.10g}") for v in inner), high]
+
+
 def _plain_choices(dist: Choice) -> bool:
     return all(v is None or isinstance(v, (bool, int, float, str)) for v in dist.values)
 

@@ -28,8 +28,6 @@ from autodl.schedules import SCHEDULES
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-PRUNERS = ("none", "median", "percentile", "successive_halving", "hyperband")
-STRATEGIES = ("random", "tpe")
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 
 
@@ -103,6 +101,10 @@ class DataSpec(Section):
     image_size: tuple[int, int] | None = Field(None, description="Image folders: resize to "
                                                "[height, width].")
     color_mode: Literal["rgb", "grayscale"] = "rgb"
+    stream: Union[bool, Literal["auto"]] = Field(
+        "auto", description="Image folders and CSV/TSV files: read examples from disk through "
+        "tf.data while training instead of loading them whole; auto streams above 1 GiB."
+    )
 
     @model_validator(mode="after")
     def _one_reading(self) -> DataSpec:
@@ -231,13 +233,25 @@ class TrainingSpec(Section):
     loss: one_of("mse", "mae") = "mse"
 
 
+PrunerName = Literal["none", "median", "percentile", "successive_halving", "hyperband"]
+
+
 class PrunerSpec(Section):
     """Which Optuna pruner stops hopeless trials, and when it may start."""
 
-    name: Literal["none", "median", "percentile", "successive_halving", "hyperband"] = "median"
+    name: Literal["none", "median", "percentile", "successive_halving", "hyperband", "patient"] = (
+        "median"
+    )
     warmup_epochs: int = Field(2, ge=0, description="Epochs each trial runs before it can be pruned.")
     startup_trials: int = Field(5, ge=0, description="Trials that finish before pruning starts.")
     percentile: float = Field(25.0, gt=0, lt=100, description="For name: percentile.")
+    wraps: PrunerName = Field("median", description="For name: patient: the pruner it asks once "
+                              "the objective has stopped improving.")
+    patience: int = Field(3, ge=0, description="For name: patient: the wrapped pruner is asked "
+                          "only when the best of the last patience + 1 epochs is worse than the "
+                          "best before them.")
+    min_delta: float = Field(0.0, ge=0, description="For name: patient: the smallest change that "
+                             "counts as an improvement.")
 
 
 class ObjectiveSpec(Section):
@@ -279,10 +293,14 @@ class ConstraintsSpec(Section):
 class SearchSpec(Section):
     """How trials are sampled, pruned, budgeted and stored."""
 
-    strategy: Literal["random", "tpe", "coarse_to_fine"] = "random"
+    strategy: Literal["random", "tpe", "coarse_to_fine", "grid"] = "random"
     trials: int = Field(20, ge=1, description="Total trials in the study (a resumed study counts "
                         "the ones it already has).")
     timeout: float | None = Field(None, gt=0, description="Seconds before no new trial starts.")
+    max_epochs: int | None = Field(None, ge=1, description="Total epochs over all trials of the "
+                                   "study; no trial starts once they are spent.")
+    grid_points: int = Field(3, ge=2, description="grid: values per numeric range, evenly spaced "
+                             "on its scale (an int range with fewer values uses them all).")
     stages: int = Field(3, ge=1, description="coarse_to_fine: number of stages sharing the trials.")
     keep: float = Field(0.25, gt=0, description="coarse_to_fine: the best trials each later stage "
                         "zooms onto: a top quantile (below 1) or a count (1 or more).")
@@ -317,10 +335,45 @@ class DiagnosticsSpec(Section):
     )
 
 
+class RuntimeSpec(Section):
+    """How trials use the hardware. A GPU is used when TensorFlow sees one."""
+
+    mixed_precision: bool = Field(False, description="Compute in float16 with float32 weights, "
+                                  "on a GPU only (on a CPU, trials run in float32 with a notice).")
+    xla: Union[bool, Literal["auto"]] = Field(
+        "auto", description="Compile each model with XLA (Keras's jit_compile): auto uses it where "
+        "the model supports it."
+    )
+    threads: int | None = Field(None, ge=1, description="CPU threads per worker process "
+                                "(default: the cores divided among the workers).")
+
+
+ExportFormat = Literal["keras", "saved_model", "tflite", "onnx"]
+
+
 class ExportSpec(Section):
-    """Where the best model is saved."""
+    """Where the best model is saved, and what a finished search exports beside it."""
 
     dir: str | None = Field(None, description="Default: best_model/<name>.")
+    formats: list[ExportFormat] = Field(
+        default_factory=lambda: ["keras", "saved_model"],
+        description="Formats a finished search writes to <dir>/export ([] for none); "
+        "`autodl export` writes all four unless --formats says otherwise.",
+    )
+    retrain: bool = Field(False, description="Refit the best configuration on train + train-dev "
+                          "for the best trial's epoch count before exporting.")
+    include_dev: bool = Field(False, description="With retrain: train on dev as well (its scores "
+                              "are then no longer held out).")
+    registry: Union[bool, str] = Field(
+        False, description="Register the export in the MLflow model registry: true under the "
+        "spec's name, or under this name."
+    )
+
+    @model_validator(mode="after")
+    def _dev_needs_retrain(self) -> ExportSpec:
+        if self.include_dev and not self.retrain:
+            raise ValueError("include_dev adds dev to a retraining; set retrain: true as well")
+        return self
 
 
 class Spec(Section):
@@ -335,6 +388,7 @@ class Spec(Section):
     search: SearchSpec = SearchSpec()
     tracking: TrackingSpec = TrackingSpec()
     diagnostics: DiagnosticsSpec = DiagnosticsSpec()
+    runtime: RuntimeSpec = RuntimeSpec()
     export: ExportSpec = ExportSpec()
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _text: str = PrivateAttr(default="")
@@ -439,6 +493,12 @@ def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:
         problems.append(
             f"search.stages: {spec.search.stages} stages need at least as many trials, but "
             f"search.trials is {spec.search.trials}. Received: search.stages={spec.search.stages}"
+        )
+    if spec.search.strategy == "grid" and spec.model.family == "custom":
+        problems.append(
+            "search.strategy: grid needs every hyperparameter in the spec, but a custom model "
+            "defines its own in build(hp); use random, tpe or coarse_to_fine. "
+            "Received: search.strategy='grid'"
         )
     if spec.model.family == "custom" and "optimizer" in spec.model_fields_set:
         problems.append(

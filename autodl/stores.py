@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 _CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@]*):(?P<secret>[^@/]*)@")
 
@@ -44,3 +49,76 @@ def prepare_sqlite(url: str) -> None:
     db = sqlite_path(url)
     if db is not None and str(db) not in ("", ":memory:"):
         db.parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes of this machine, held on the file ``path``."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def study_lock(url: str, study_name: str) -> Iterator[None]:
+    """Hold the study's lock: workers take it to count the trials left and claim the next one,
+    so several workers together run exactly the requested number.
+
+    SQLite: an exclusive lock on a file beside the database. PostgreSQL: an advisory lock keyed
+    by the study name. Other databases run unlocked (a worker may then start one extra trial).
+    """
+    db = sqlite_path(url)
+    if db is not None and str(db) not in ("", ":memory:"):
+        with file_lock(db.parent / f"{db.name}.lock"):
+            yield
+        return
+    if url.startswith(("postgresql", "postgres")):
+        from sqlalchemy import text
+
+        key = zlib.crc32(study_name.encode()) - 2**31
+        with _engine(url).connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return
+    yield
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> Any:
+    """One SQLAlchemy engine per database URL, for the study lock."""
+    from sqlalchemy import create_engine
+
+    return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def storage_errors(url: str) -> Iterator[None]:
+    """Turn a database error while opening the study storage into one ``StorageError`` that
+    says what to fix, with the URL's password masked."""
+    from autodl.errors import StorageError
+
+    try:
+        yield
+    except ImportError as exc:  # Optuna re-raises the driver's ModuleNotFoundError
+        missing = exc.name or getattr(exc.__cause__, "name", None) or "for this URL"
+        raise StorageError(
+            f"Cannot open the study storage {mask_url(url)}: its database driver {missing!r} is "
+            "not installed. Install it (for PostgreSQL: pip install 'autodl[postgres]')."
+        ) from None
+    except StorageError:
+        raise
+    except Exception as exc:  # SQLAlchemy raises many driver-specific types
+        raise StorageError(
+            f"Cannot open the study storage {mask_url(url)}: "
+            f"{mask_url(str(exc).splitlines()[0])}. Check the URL and that the database "
+            "server is running."
+        ) from None
+

@@ -15,6 +15,7 @@ from typing import Any
 
 from autodl.diagnostics import Diagnosis
 from autodl.errors import TrackingError
+from autodl.export import EXPORT_FOLDER
 from autodl.outcome import EpochListener, TrialOutcome
 from autodl.stores import absolute, mask_url, prepare_sqlite, sqlite_path
 
@@ -32,7 +33,10 @@ class NullTracker:
     uri: str | None = None
     parent_run_id: str | None = None
 
-    def start_search(self, name: str, spec_text: str, tags: dict[str, str], resume_run_id: str | None) -> None:
+    def start_search(
+        self, name: str, spec_text: str, tags: dict[str, str], resume_run_id: str | None,
+        live: frozenset[int] = frozenset(),
+    ) -> None:
         return None
 
     def trial_started(
@@ -46,6 +50,7 @@ class NullTracker:
     def end_search(
         self, best: dict[str, Any] | None, diagnosis: Diagnosis | None, counts: dict[str, int],
         stages: dict[int, dict[str, str]], export_dir: Path | None, status: str,
+        plots: Path | None = None,
     ) -> None:
         return None
 
@@ -85,9 +90,15 @@ class MlflowTracker:
         return self.client.create_experiment(name, artifact_location=location)
 
     def start_search(
-        self, name: str, spec_text: str, tags: dict[str, str], resume_run_id: str | None
+        self, name: str, spec_text: str, tags: dict[str, str], resume_run_id: str | None,
+        live: frozenset[int] = frozenset(),
     ) -> str:
-        """Open the parent run (reopening ``resume_run_id`` when it still exists)."""
+        """Open the parent run (reopening ``resume_run_id`` when it still exists), or join it from
+        another worker.
+
+        Trial runs left running are closed as failed, except those of ``live`` trials, which
+        other workers are still running.
+        """
         self.experiment_id = self._experiment(name)
         run_id = None
         if resume_run_id:
@@ -101,12 +112,12 @@ class MlflowTracker:
             run_id = self.client.create_run(self.experiment_id, run_name=f"{name}-search").info.run_id
         for key, value in tags.items():
             self.client.set_tag(run_id, key, mask_url(value))
-        self._close_orphans(run_id)
+        self._close_orphans(run_id, live)
         self.client.log_text(run_id, spec_text, "spec.yaml")
         self.parent_run_id = run_id
         return run_id
 
-    def _close_orphans(self, parent: str) -> None:
+    def _close_orphans(self, parent: str, live: frozenset[int]) -> None:
         """Trial runs a killed search left running are closed as failed when it resumes."""
         assert self.experiment_id is not None
         orphans = self.client.search_runs(
@@ -114,6 +125,8 @@ class MlflowTracker:
             filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.state = 'running'",
         )
         for run in orphans:
+            if run.data.tags.get("trial", "").isdigit() and int(run.data.tags["trial"]) in live:
+                continue
             self.client.set_tag(run.info.run_id, "state", "failed")
             self.client.set_tag(run.info.run_id, "fail_reason", "the search was killed during this trial")
             self.client.set_terminated(run.info.run_id, status="FAILED")
@@ -175,11 +188,14 @@ class MlflowTracker:
     def end_search(
         self, best: dict[str, Any] | None, diagnosis: Diagnosis | None, counts: dict[str, int],
         stages: dict[int, dict[str, str]], export_dir: Path | None, status: str,
+        plots: Path | None = None,
     ) -> None:
         """Best trial (tags, metrics, JSON), diagnosis, trial counts, coarse-to-fine stage spaces,
-        the saved model with its analysis; close the parent.
+        the saved model with its analysis, the search's plots; close the parent.
 
-        ``status`` is MLflow's end status: FINISHED, KILLED (Ctrl-C) or FAILED.
+        ``status`` is MLflow's end status: FINISHED, KILLED (Ctrl-C) or FAILED. The ``plots``
+        folder goes under ``plots/`` (once, even when it sits inside ``export_dir``); hidden files
+        of ``export_dir``, and the deployable export (logged as a model of its own), are left out.
         """
         from mlflow.entities import Metric, RunTag
 
@@ -201,7 +217,17 @@ class MlflowTracker:
             self.client.log_text(run_id, diagnosis.report(), "diagnosis.md")
         self.client.log_batch(run_id, metrics=metrics, tags=tags)
         if export_dir is not None and export_dir.is_dir():
-            self.client.log_artifacts(run_id, str(export_dir), "best_model")
+            for item in sorted(export_dir.iterdir()):
+                hidden = item.name.startswith(".")  # lock and staging files
+                exported = item.name == EXPORT_FOLDER  # logged as an MLflow model by ``publish``
+                if hidden or exported or (plots is not None and item.resolve() == plots.resolve()):
+                    continue
+                if item.is_dir():
+                    self.client.log_artifacts(run_id, str(item), f"best_model/{item.name}")
+                else:
+                    self.client.log_artifact(run_id, str(item), "best_model")
+        if plots is not None and plots.is_dir():
+            self.client.log_artifacts(run_id, str(plots), "plots")
         self.client.set_terminated(run_id, status=status)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from autodl import metrics, schedules
 from autodl.backend import load_keras
+from autodl.data import feed
 from autodl.data.dataset import Dataset
 from autodl.models import build_builtin
 from autodl.models.base import ModelBuilder
@@ -58,7 +59,7 @@ def predicted_scores(model: Any, split: Any, task: str, batch_size: int) -> dict
     """Metrics Keras does not log (F1, multiclass AUC), from the model's predictions."""
     if not metrics.computed_here(task) or len(split) == 0:
         return {}
-    return metrics.scores(task, split.y, model.predict(split.x, batch_size=batch_size, verbose=0))
+    return metrics.scores(task, split.y, model.predict(**feed.predict_inputs(split, batch_size), verbose=0))
 
 
 def rename(logs: dict[str, Any]) -> dict[str, float]:
@@ -131,7 +132,7 @@ def evaluate_splits(
         split = data.splits[name]
         if len(split) == 0:
             continue
-        scores = model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
+        scores = model.evaluate(**feed.eval_inputs(split, batch_size), verbose=0, return_dict=True)
         if predicted:
             scores.update(predicted_scores(model, split, data.task, batch_size))
         results.update({f"{name}_{key}": float(v) for key, v in scores.items()})
@@ -145,7 +146,7 @@ def measure(model: Any, data: Dataset, batch_size: int, train_time_s: float) -> 
     """What satisficing constraints compare: the median time to predict one batch on the device in
     use (after a warm-up call), the size of the weights, the parameters, the time spent fitting."""
     split = data.splits["dev"] if len(data.splits["dev"]) else data.train
-    batch = split.x[:batch_size]
+    batch = split.examples(slice(0, batch_size))
     model.predict_on_batch(batch)
     times = []
     for _ in range(LATENCY_RUNS):
@@ -185,11 +186,12 @@ def run_trial(
     listeners: list[EpochListener],
     build: ModelBuilder = build_builtin,
     suggest: Suggest | None = None,
+    jit_compile: bool | str = "auto",
 ) -> TrialOutcome:
     """Build, compile and fit one configuration; measure it on each split when it completes.
 
     A model that its builder compiled already (a custom ``build(hp)``) keeps its own optimizer,
-    loss and metrics.
+    loss and metrics. ``jit_compile`` is Keras's XLA switch (``runtime.xla``).
     """
     started = time.perf_counter()
     keras.utils.clear_session(free_memory=True)
@@ -201,7 +203,8 @@ def run_trial(
     if not built.compiled:
         opt_cfg = config["optimizer"]
         loss, keras_metrics = loss_and_metrics(data.task, train_cfg["loss"])
-        model.compile(optimizer=make_optimizer(opt_cfg), loss=loss, metrics=keras_metrics)
+        model.compile(optimizer=make_optimizer(opt_cfg), loss=loss, metrics=keras_metrics,
+                      jit_compile=jit_compile)
     dev = data.splits["dev"]
     ours = not built.compiled
     extra = (
@@ -223,11 +226,9 @@ def run_trial(
         )
     fit_started = time.perf_counter()
     model.fit(
-        data.train.x,
-        data.train.y,
-        validation_data=(dev.x, dev.y),
+        **feed.fit_inputs(data.train, train_cfg["batch_size"], seed),
+        validation_data=feed.validation_data(dev, train_cfg["batch_size"]),
         epochs=train_cfg["epochs"],
-        batch_size=train_cfg["batch_size"],
         callbacks=callbacks,
         verbose=0,
     )

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autodl.data import encode_labels, load_dataset
-from autodl.data import sources
+from autodl.data import encode_labels, load_dataset, sources
 from autodl.data.dataset import SPLITS
 from autodl.data.sources import SourceRef, read, read_text_files, resolve
 from autodl.data.splits import split_indices, take

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 
 from autodl import analysis
 from autodl.data.dataset import Split
-from autodl.diagnostics import diagnose, from_metrics
+from autodl.diagnostics import Diagnosis, diagnose, from_metrics
 
 CASES = [
     # train, train-dev, dev, human, verdict, gaps (bias, variance, mismatch)
@@ -115,3 +117,11 @@ def test_binary_predictions_and_written_files(tmp_path: Path) -> None:
         assert (tmp_path / "analysis" / name).stat().st_size > 5000, name
     text = (tmp_path / "analysis" / "analysis.md").read_text()
     assert "| 1 | yes | no | 0.600 | see worst_examples.png |" in text
+
+
+def test_a_diagnosis_stored_in_best_json_reads_back() -> None:
+    original = diagnose("error = 1 - accuracy", 0.10, 0.11, 0.20, test=0.21)
+    stored = json.loads(json.dumps({"verdict": original.verdict, **asdict(original),
+                                    "recommendations": original.recommendations()}))
+    assert Diagnosis.from_record(stored) == original
+    assert Diagnosis.from_record(stored).verdict == "avoidable bias and data mismatch"

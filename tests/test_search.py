@@ -162,6 +162,7 @@ def test_every_pruner_by_name(name: str, write_spec, tmp_path) -> None:
     assert type(study.pruner).__name__ == {
         "none": "NopPruner", "median": "MedianPruner", "percentile": "PercentilePruner",
         "successive_halving": "SuccessiveHalvingPruner", "hyperband": "HyperbandPruner",
+        "patient": "PatientPruner",
     }[name]
 
 

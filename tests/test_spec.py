@@ -134,12 +134,12 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
      "  search.objective.direction: Input should be 'maximize' or 'minimize'. "
      "Received: search.objective.direction='up'"),
     ("unknown pruner", minimal_spec(search={"pruner": {"name": "medain"}}),
-     "  search.pruner.name: Input should be 'none', 'median', 'percentile', 'successive_halving' or "
-     "'hyperband'. Received: search.pruner.name='medain'"),
+     "  search.pruner.name: Input should be 'none', 'median', 'percentile', 'successive_halving', "
+     "'hyperband' or 'patient'. Received: search.pruner.name='medain'"),
     ("zero trials", minimal_spec(search={"trials": 0}),
      "  search.trials: Input should be greater than or equal to 1. Received: search.trials=0"),
     ("unknown strategy", minimal_spec(search={"strategy": "grid_search"}),
-     "  search.strategy: Input should be 'random', 'tpe' or 'coarse_to_fine'. "
+     "  search.strategy: Input should be 'random', 'tpe', 'coarse_to_fine' or 'grid'. "
      "Received: search.strategy='grid_search'"),
     ("int step zero", minimal_spec(model={"family": "cnn", "filters": {"int": [8, 64], "step": 0}}),
      "  model.filters: step must be a positive integer, but got step=0. "

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from autodl.stores import absolute, default_storage, mask_url, prepare_sqlite, sqlite_path
+from autodl.stores import (
+    absolute,
+    default_storage,
+    mask_url,
+    prepare_sqlite,
+    sqlite_path,
+)
 
 
 @pytest.mark.parametrize(

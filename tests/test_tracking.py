@@ -82,6 +82,33 @@ def test_resumed_search_reopens_the_parent_run(project: Path) -> None:
     assert third.start_search("exp", "name: exp\n", {}, "0123456789abcdef") != parent
 
 
+def test_plots_are_logged_once_beside_the_best_model(project: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    export = project / "best_model" / "exp"
+    (export / "analysis").mkdir(parents=True)
+    (export / "plots").mkdir()
+    (export / "model.keras").write_bytes(b"model")
+    (export / "analysis" / "analysis.md").write_text("# Error analysis on dev\n")
+    (export / "plots" / "optimization_history.png").write_bytes(b"png")
+    (export / ".lock").write_text("")
+    tracker = MlflowTracker("sqlite:///mlruns/mlflow.db")
+    parent = tracker.start_search("exp", "name: exp\n", {}, None)
+    best = {"trial": 0, "metrics": {"dev_accuracy": 0.8}, "hyperparameters": {}}
+    tracker.end_search(best, None, {"complete": 1}, {}, export, "FINISHED", export / "plots")
+
+    client = MlflowClient(mlflow_store())
+
+    def listed(path: str | None = None) -> set[str]:
+        return {a.path for a in client.list_artifacts(parent, path)}
+
+    assert listed() == {"spec.yaml", "best_trial.json", "best_model", "plots"}
+    assert listed("best_model") == {"best_model/model.keras", "best_model/analysis"}
+    assert listed("best_model/analysis") == {"best_model/analysis/analysis.md"}
+    assert listed("plots") == {"plots/optimization_history.png"}
+    assert client.get_run(parent).info.status == "FINISHED"
+
+
 def test_unreachable_server_fails_fast_with_a_clear_message() -> None:
     started = time.monotonic()
     with pytest.raises(TrackingError) as info:

@@ -92,4 +92,4 @@ def load_dataset(spec: DataSpec, base_dir: Path, seed: int) -> Dataset | SeriesD
         indices = split_by_files(raw.groups, y, spec.split, task, seed, raw.name)
     else:
         indices = split_indices(y, spec.split.fractions(), task, seed)
-    return Dataset(raw.name, raw.kind, task, take(raw.x, y, indices), names)
+    return Dataset(raw.name, raw.kind, task, take(raw.x, y, indices, raw.stream), names)

@@ -1,9 +1,13 @@
-"""The in-memory dataset every later stage reads: four splits, the task, and label names."""
+"""The dataset every later stage reads: four splits, the task, and label names.
+
+A split holds its examples in memory, or, for large image folders and tables, only what locates
+each example (file paths, row numbers) and a ``Stream`` that reads them through tf.data.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -12,15 +16,40 @@ Task = Literal["binary", "multiclass", "regression"]
 SPLITS: tuple[str, ...] = ("train", "train_dev", "dev", "test")
 
 
+class Stream(Protocol):
+    """Reads examples from where they live, so a split need not hold them in memory."""
+
+    shape: tuple[int, ...]
+
+    def dataset(self, refs: np.ndarray) -> Any:
+        """A tf.data dataset of the examples ``refs`` locate, unbatched, in the order given."""
+        ...
+
+    def read(self, refs: np.ndarray) -> np.ndarray:
+        """The examples ``refs`` locate, as one array (for a few examples at a time)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Split:
-    """Inputs and targets of one split."""
+    """Inputs and targets of one split. With a ``stream``, ``x`` holds what locates each example
+    (file paths, row numbers) instead of the example itself."""
 
     x: np.ndarray
     y: np.ndarray
+    stream: Stream | None = None
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def examples(self, indices: Any) -> np.ndarray:
+        """The input examples at ``indices``, read from the stream when the split streams."""
+        picked = self.x[indices]
+        if self.stream is None:
+            return picked
+        if np.ndim(picked) == 0:
+            return self.stream.read(np.array([picked]))[0]
+        return self.stream.read(picked)
 
 
 @dataclass(frozen=True)
@@ -32,6 +61,7 @@ class RawData:
     x: np.ndarray
     labels: np.ndarray
     groups: np.ndarray = field(default_factory=lambda: np.array([]))
+    stream: Stream | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +80,13 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.train.x.shape[1:])
+        stream = self.train.stream
+        return tuple(stream.shape) if stream is not None else tuple(self.train.x.shape[1:])
+
+    @property
+    def streamed(self) -> bool:
+        """Whether examples are read from disk through tf.data rather than held in memory."""
+        return self.train.stream is not None
 
     @property
     def num_classes(self) -> int:

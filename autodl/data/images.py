@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from autodl.data.dataset import RawData
+from autodl.data.streams import ImageStream, image_header, should_stream
 from autodl.errors import DataError
 from autodl.log import logger
 
@@ -49,7 +50,7 @@ def _check_classes(path: Path, classes: dict[str, list[Path]]) -> None:
         )
 
 
-def _decode(file: Path, mode: str, image_size: tuple[int, int] | None) -> np.ndarray:
+def decode_image(file: Path, mode: str, image_size: tuple[int, int] | None) -> np.ndarray:
     """One image as a float32 ``(height, width, channels)`` array of 0..255 values."""
     import PIL.Image
 
@@ -82,10 +83,14 @@ def _check_same_size(images: list[np.ndarray], files: list[Path]) -> None:
 
 
 def read_image_folder(
-    path: Path, image_size: tuple[int, int] | None, color_mode: str
+    path: Path, image_size: tuple[int, int] | None, color_mode: str, stream: bool | str = False
 ) -> RawData:
     """All images under ``path/<class>/``: labels are the class names and groups the files'
-    paths relative to ``path`` (so error analysis can point at a file)."""
+    paths relative to ``path`` (so error analysis can point at a file).
+
+    A folder streamed through tf.data (``data.stream``) keeps only the paths in memory; every
+    file's header is checked here, and its pixels are decoded while trials train.
+    """
     if color_mode not in PIL_MODES:
         raise DataError(
             f"Unknown data.color_mode {color_mode!r}; expected 'rgb' or 'grayscale'."
@@ -98,9 +103,34 @@ def read_image_folder(
     classes = _class_files(path)
     _check_classes(path, classes)
     files = [file for class_files in classes.values() for file in class_files]
-    images = [_decode(file, PIL_MODES[color_mode], image_size) for file in files]
+    labels = np.array([name for name, class_files in classes.items() for _ in class_files])
+    groups = np.array([file.relative_to(path).as_posix() for file in files])
+    mode = PIL_MODES[color_mode]
+    first = image_header(files[0], mode)
+    height, width = image_size or first[:2]
+    if should_stream(stream, len(files) * height * width * first[2] * 4):
+        if image_size is None:
+            _check_same_header(files, first, mode)
+        else:
+            for file in files:
+                image_header(file, mode)
+        logger.info("streaming %d images from %s through tf.data", len(files), path)
+        shape = (height, width, first[2])
+        paths = np.array([str(file) for file in files])
+        return RawData(path.name, "image", paths, labels, groups,
+                       ImageStream(shape, resize=image_size is not None))
+    images = [decode_image(file, mode, image_size) for file in files]
     if image_size is None:
         _check_same_size(images, files)
-    labels = [name for name, class_files in classes.items() for _ in class_files]
-    groups = [file.relative_to(path).as_posix() for file in files]
-    return RawData(path.name, "image", np.stack(images), np.array(labels), np.array(groups))
+    return RawData(path.name, "image", np.stack(images), labels, groups)
+
+
+def _check_same_header(files: list[Path], first: tuple[int, int, int], mode: str) -> None:
+    """Without ``image_size`` every streamed image must have the first one's size."""
+    for file in files:
+        height, width, _ = image_header(file, mode)
+        if (height, width) != first[:2]:
+            raise DataError(
+                f"{file}: this image is {height}x{width} (height x width) but {files[0]} is "
+                f"{first[0]}x{first[1]}; set data.image_size to resize all images to one size."
+            )

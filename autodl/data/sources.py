@@ -130,13 +130,13 @@ def read(ref: SourceRef, spec: DataSpec) -> RawData:
     suffix = path.suffix.lower()
     if path.is_dir():
         if _has_class_folders(path):
-            return read_image_folder(path, spec.image_size, spec.color_mode)
+            return read_image_folder(path, spec.image_size, spec.color_mode, spec.stream)
         return read_text_files(path)
     if suffix == ".npz":
         return read_npz(path)
     table_columns = spec.label or spec.features or spec.text
     if suffix in (".csv", ".parquet") or (suffix == ".tsv" and table_columns):
-        return read_table(path, spec.label, spec.features, spec.text)
+        return read_table(path, spec.label, spec.features, spec.text, spec.stream)
     return read_text_files(path)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodl.data.dataset import SPLITS, Split, Task
+from autodl.data.dataset import SPLITS, Split, Stream, Task
 from autodl.errors import DataError
 from autodl.spec import SplitSpec
 
@@ -99,9 +99,14 @@ def _check_rarest_class(y: np.ndarray, n_splits: int) -> None:
         )
 
 
-def take(x: np.ndarray, y: np.ndarray, indices: dict[str, np.ndarray]) -> dict[str, Split]:
-    """Materialise the splits from index arrays."""
-    return {name: Split(x[idx], y[idx]) for name, idx in indices.items()}
+def take(
+    x: np.ndarray, y: np.ndarray, indices: dict[str, np.ndarray], stream: Stream | None = None
+) -> dict[str, Split]:
+    """Materialise the splits from index arrays. Streamed splits keep their examples in source
+    order, so that a table is read front to back."""
+    if stream is not None:
+        indices = {name: np.sort(idx) for name, idx in indices.items()}
+    return {name: Split(x[idx], y[idx], stream) for name, idx in indices.items()}
 
 
 def split_by_files(

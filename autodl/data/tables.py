@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from autodl.data.dataset import RawData
+from autodl.data.streams import should_stream
 from autodl.errors import DataError
+from autodl.log import logger
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 
@@ -57,8 +59,22 @@ def numeric(values: object, path: Path, name: str) -> np.ndarray:
     return converted.to_numpy(dtype="float32")
 
 
-def read_table(path: Path, label: str | None, features: list[str] | None, text: str | None) -> RawData:
-    """Examples from a table: ``text`` names a text column, else numeric ``features``."""
+def read_table(
+    path: Path, label: str | None, features: list[str] | None, text: str | None,
+    stream: bool | str = False,
+) -> RawData:
+    """Examples from a table: ``text`` names a text column, else numeric ``features``.
+
+    A CSV/TSV file streamed through tf.data (``data.stream``; Parquet is always read whole)
+    keeps only row numbers in memory; its labels and feature cells are checked here, in chunks.
+    """
+    if path.suffix.lower() != ".parquet" and should_stream(stream, path.stat().st_size):
+        from autodl.data.streams import stream_table
+
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        labels, table, kind = stream_table(path, delimiter, label, features, text)
+        logger.info("streaming %d rows from %s through tf.data", len(labels), path)
+        return RawData(path.name, kind, np.arange(len(labels)), labels, stream=table)
     frame = read_frame(path)
     columns = [str(c) for c in frame.columns]  # type: ignore[attr-defined]
     label_name = label or ("label" if "label" in columns else columns[-1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from autodl.backend import load_keras
+from autodl.data import feed
 from autodl.data.dataset import Dataset
 
 GLOROT_ACTIVATIONS = ("tanh", "sigmoid")
@@ -20,7 +21,7 @@ def normalized_input(data: Dataset) -> tuple[Any, Any]:
     keras = load_keras()
     inputs = keras.Input(shape=data.input_shape, name="inputs")
     norm = keras.layers.Normalization(axis=None if data.kind == "image" else -1)
-    norm.adapt(data.train.x)
+    norm.adapt(feed.adapt_data(data.train))
     return inputs, norm(inputs)
 
 
@@ -34,7 +35,7 @@ def text_input(cfg: dict[str, Any], data: Dataset, mask: bool) -> tuple[Any, Any
     vectorize = keras.layers.TextVectorization(
         max_tokens=cfg["vocab_size"], output_sequence_length=cfg["sequence_length"]
     )
-    vectorize.adapt(data.train.x)
+    vectorize.adapt(feed.adapt_data(data.train))
     x = vectorize(inputs)
     x = keras.layers.Embedding(
         input_dim=len(vectorize.get_vocabulary()), output_dim=cfg["embedding_dim"], mask_zero=mask

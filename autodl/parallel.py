@@ -1,0 +1,89 @@
+"""Several worker processes on this machine sharing one study: ``autodl search --workers N``.
+
+Each worker is an ``autodl worker`` process, exactly what another machine runs to join the study;
+this process starts them (one GPU each when there are GPUs, the CPU cores shared otherwise),
+follows the study while they run, and reports how the search ended.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from autodl import devices
+from autodl.errors import AutodlError
+from autodl.log import logger
+from autodl.progress import SearchProgress
+from autodl.search import (
+    FINISHED,
+    SearchResult,
+    count_states,
+    stage_spaces,
+    stop_reason,
+)
+from autodl.spec import Spec
+
+POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Workers:
+    """How many worker processes to start, the command line that starts one, and environment
+    variables for it (URLs that may hold passwords travel there, not in the visible command)."""
+
+    count: int
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def run_workers(spec: Spec, study: Any, workers: Workers, live: bool) -> SearchResult:
+    """Start the workers, show the study's progress until they all exit, and say why they stopped.
+
+    Ctrl-C reaches the workers too (same process group): each fails its running trial and exits,
+    and the search ends as interrupted.
+    """
+    gpus = devices.visible_gpus()
+    started = time.monotonic()
+    before = _finished(study)
+    processes = [
+        subprocess.Popen(
+            [*workers.command, "--label", f"worker {i + 1}"],
+            env={**devices.worker_env(i, workers.count, spec.runtime, gpus), **workers.env},
+        )
+        for i in range(workers.count)
+    ]
+    placement = (
+        f"GPUs {', '.join(gpus[i % len(gpus)] for i in range(workers.count))}" if gpus
+        else f"CPU, {devices.worker_env(0, workers.count, spec.runtime, gpus)[devices.THREADS_ENV]} threads each"
+    )
+    logger.info("%d workers on %s (pids %s)", workers.count, placement,
+                ", ".join(str(p.pid) for p in processes))
+    interrupted = False
+    with SearchProgress(spec.search.trials, before, spec.search.objective.metric, live) as progress:
+        try:
+            while any(p.poll() is None for p in processes):
+                progress.show_done(_finished(study))
+                time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            interrupted = True
+            for process in processes:
+                process.wait()
+    codes = [p.returncode for p in processes]
+    failed = [f"worker {i + 1} (exit code {c})" for i, c in enumerate(codes) if c not in (0, 130)]
+    if failed and not interrupted:
+        raise AutodlError(
+            f"{', '.join(failed)} stopped with an error (its message is above); the trials already "
+            "finished are kept in the study. Fix the cause and run the search again to resume."
+        )
+    if interrupted or 130 in codes:
+        reason = "interrupted"
+    else:
+        reason = stop_reason(spec, study, started) or "the workers stopped"
+    return SearchResult(study, reason, _finished(study) - before, count_states(study),
+                        stage_spaces(spec, study))
+
+
+def _finished(study: Any) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))

@@ -1,0 +1,80 @@
+"""Publishing an export to MLflow: a Keras model of the search's parent run, with an input
+signature, and a version in the model registry when asked.
+
+MLflow 3 attaches a logged model to the active run, so the parent run is resumed for the call
+and then closed again with the status it had.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autodl.backend import load_keras
+from autodl.errors import TrackingError
+from autodl.stores import absolute, mask_url, prepare_sqlite
+
+MODEL_NAME = "model"
+ARTIFACT_DIR = "export"
+
+
+def log_model(
+    model: Any, sample: np.ndarray, outputs: np.ndarray, uri: str, run_id: str,
+    registered_name: str | None,
+) -> dict[str, Any]:
+    """Log ``model`` (with the signature of ``sample`` -> ``outputs``) to run ``run_id`` of the
+    store at ``uri``; register it as ``registered_name`` when given.
+
+    Returns what the manifest records: the run, the model URI and the registered version.
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    keras = load_keras()
+    import mlflow
+    import mlflow.keras
+    import tensorflow as tf
+    from mlflow.models import infer_signature
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    prepare_sqlite(uri)
+    client = mlflow.tracking.MlflowClient(tracking_uri=absolute(uri))
+    try:
+        status = client.get_run(run_id).info.status
+    except Exception as exc:  # missing run, unreachable server, auth: MLflow raises many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrackingError(
+            f"Cannot log the export to MLflow run {run_id} in {mask_url(uri)}: {mask_url(first)}. "
+            "Check --tracking-uri / tracking.uri, or set tracking.enabled: false."
+        ) from None
+    mlflow.set_tracking_uri(absolute(uri))
+    mlflow.start_run(run_id=run_id)
+    try:
+        info = mlflow.keras.log_model(
+            model,
+            name=MODEL_NAME,
+            signature=infer_signature(sample, outputs),
+            registered_model_name=registered_name,
+            pip_requirements=[f"keras=={keras.__version__}", f"tensorflow=={tf.__version__}"],
+        )
+    finally:
+        mlflow.end_run(status=status)
+    return {
+        "tracking_uri": mask_url(uri),
+        "run_id": run_id,
+        "model_uri": info.model_uri,
+        "registered_name": registered_name,
+        "registered_version": info.registered_model_version,
+    }
+
+
+def log_files(uri: str, run_id: str, files: list[Path]) -> None:
+    """Attach ``files`` (the model card, the manifest, the labels) to the run under ``export/``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=absolute(uri))
+    for path in files:
+        client.log_artifact(run_id, str(path), ARTIFACT_DIR)

@@ -1,0 +1,59 @@
+"""`autodl search --workers N`: the worker command line, the environment each worker gets, and
+how the search reads their exits. The workers here are tiny stand-in processes; real ones train
+in tests/test_e2e_search.py and tests/test_postgres.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autodl import parallel
+from autodl.errors import AutodlError
+from tests.test_search import make_spec, new_study
+
+
+def test_search_passes_urls_to_its_workers_in_the_environment(
+    write_spec, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autodl import cli, pipeline
+
+    seen: dict[str, Any] = {}
+
+    def fake_run_search(spec: Any, quiet: bool, workers: parallel.Workers | None) -> None:
+        seen["workers"] = workers
+        raise AutodlError("stop here")
+
+    monkeypatch.setattr(pipeline, "run_search", fake_run_search)
+    spec = write_spec({"name": "tiny", "data": {"source": "digits"}, "model": {"family": "cnn"}})
+    url = "postgresql://user:secret@db/studies"
+    result = runner.invoke(cli.app, ["search", str(spec), "--workers", "3", "--storage", url,
+                                     "--trials", "7", "--quiet"])
+    assert result.exit_code == 2 and "stop here" in result.output
+    pool = seen["workers"]
+    assert pool.count == 3
+    assert pool.command == [sys.executable, "-m", "autodl", "worker", str(spec), "--trials", "7",
+                            "--quiet"]
+    assert pool.env == {"AUTODL_STORAGE": url}
+
+
+def test_a_worker_that_fails_stops_the_search_with_a_message(write_spec, tmp_path: Path) -> None:
+    spec = make_spec(write_spec, trials=3)
+    failing = parallel.Workers(2, [sys.executable, "-c", "import sys; sys.exit(2)"])
+    with pytest.raises(AutodlError) as info:
+        parallel.run_workers(spec, new_study(spec, tmp_path), failing, live=False)
+    assert str(info.value).startswith(
+        "worker 1 (exit code 2), worker 2 (exit code 2) stopped with an error (its message is "
+        "above); the trials already finished are kept in the study."
+    )
+
+
+def test_workers_that_exit_after_interruption_end_the_search_as_interrupted(
+    write_spec, tmp_path: Path
+) -> None:
+    spec = make_spec(write_spec, trials=3)
+    interrupted = parallel.Workers(2, [sys.executable, "-c", "import sys; sys.exit(130)"])
+    result = parallel.run_workers(spec, new_study(spec, tmp_path), interrupted, live=False)
+    assert result.stop_reason == "interrupted" and result.ran == 0
