@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPEC ?= search_spaces/digits_cnn.yaml
 
-.PHONY: install demo test test-fast ui clean
+.PHONY: install demo test test-fast ui clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test-fast: $(STAMP)
 
 ui: $(STAMP)
 	$(BIN)/autodl ui
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf mlruns best_model .pytest_cache

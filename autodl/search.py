@@ -521,6 +521,7 @@ def optimize(
                 )
         else:
             failures_in_row = 0
+        del outcome, frozen  # the trial's model must be garbage before the next trial starts
     return SearchResult(study, reason, ran, count_states(study), stage_spaces(spec, study))
 
 

@@ -192,10 +192,15 @@ def run_trial(
 
     A model that its builder compiled already (a custom ``build(hp)``) keeps its own optimizer,
     loss and metrics. ``jit_compile`` is Keras's XLA switch (``runtime.xla``).
+
+    The previous trial's Keras state is cleared and garbage collected first; what survives that
+    is long-lived (data, the study, the tracker) and is frozen out of later collections, which
+    would otherwise scan it all again before every trial. The caller must hold no reference to
+    an earlier trial's model by then.
     """
     started = time.perf_counter()
     keras.utils.clear_session(free_memory=True)
-    gc.collect()
+    gc.freeze()
     keras.utils.set_random_seed(seed)
     train_cfg = config["training"]
     built = build(config["model"], data, suggest)
