@@ -134,7 +134,7 @@ def search(
         from autodl.report import print_summary
 
         pool = None
-        if workers > 1:
+        if workers > 1 or loaded.runtime.trials_per_process is not None:
             given = {"--data": data, "--trials": trials, "--timeout": timeout, "--seed": seed}
             command = [sys.executable, "-m", "autodl", "worker", str(spec)]
             command += [part for flag, value in given.items() if value is not None

@@ -41,19 +41,21 @@ class Workers:
 def run_workers(spec: Spec, study: Any, workers: Workers, live: bool) -> SearchResult:
     """Start the workers, show the study's progress until they all exit, and say why they stopped.
 
-    Ctrl-C reaches the workers too (same process group): each fails its running trial and exits,
-    and the search ends as interrupted.
+    A worker that ends its share (``runtime.trials_per_process``) while budget is left is
+    replaced by a fresh process. Ctrl-C reaches the workers too (same process group): each fails
+    its running trial and exits, and the search ends as interrupted.
     """
     gpus = devices.visible_gpus()
     started = time.monotonic()
     before = _finished(study)
-    processes = [
-        subprocess.Popen(
+
+    def start(i: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [*workers.command, "--label", f"worker {i + 1}"],
             env={**devices.worker_env(i, workers.count, spec.runtime, gpus), **workers.env},
         )
-        for i in range(workers.count)
-    ]
+
+    processes = [start(i) for i in range(workers.count)]
     placement = (
         f"GPUs {', '.join(gpus[i % len(gpus)] for i in range(workers.count))}" if gpus
         else f"CPU, {devices.worker_env(0, workers.count, spec.runtime, gpus)[devices.THREADS_ENV]} threads each"
@@ -62,8 +64,15 @@ def run_workers(spec: Spec, study: Any, workers: Workers, live: bool) -> SearchR
                 ", ".join(str(p.pid) for p in processes))
     interrupted = False
     with SearchProgress(spec.search.trials, before, spec.search.objective.metric, live) as progress:
+        recycle = spec.runtime.trials_per_process is not None
         try:
-            while any(p.poll() is None for p in processes):
+            while True:
+                for i, process in enumerate(processes):
+                    ended_share = recycle and process.poll() == 0
+                    if ended_share and stop_reason(spec, study, started) is None:
+                        processes[i] = start(i)
+                if all(p.poll() is not None for p in processes):
+                    break
                 progress.show_done(_finished(study))
                 time.sleep(POLL_S)
         except KeyboardInterrupt:

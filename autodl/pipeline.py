@@ -204,7 +204,8 @@ def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) 
 
 
 def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:
-    """Join the study as one more worker: run trials until a budget is spent.
+    """Join the study as one more worker: run trials until a budget is spent, or until
+    ``runtime.trials_per_process`` trials (``autodl search`` then starts a fresh worker).
 
     The search's finalizing (test evaluation, diagnosis) is left to ``autodl search``.
     """
@@ -212,4 +213,4 @@ def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:
     run.start_tracking()
     progress = SearchProgress(spec.search.trials, 0, spec.search.objective.metric, False)
     return optimize(spec, run.study, run.objective, [run.tracker, progress], run.save_best(),
-                    run.lock)
+                    run.lock, spec.runtime.trials_per_process)

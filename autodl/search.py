@@ -450,12 +450,14 @@ def optimize(
     observers: list[Observer],
     on_new_best: Callable[[FrozenTrial, TrialOutcome], None],
     lock: Lock = nullcontext,
+    max_trials: int | None = None,
 ) -> SearchResult:
     """Run trials until a budget is spent: ``search.trials`` trials in the study, the timeout,
     ``search.max_epochs`` epochs, or the whole grid.
 
     ``lock`` guards checking the budgets and claiming the next trial, which makes workers that
-    share the study run exactly ``search.trials`` trials together. A trial that raises is marked
+    share the study run exactly ``search.trials`` trials together; ``max_trials`` ends this
+    process's share after that many (``runtime.trials_per_process``). A trial that raises is marked
     failed with its reason and the search goes on; after ``search.max_failed_trials`` failures in
     a row it stops with an error. A complete trial above a ``search.constraints`` limit is kept as
     infeasible and never becomes the best. Ctrl-C marks the running trial failed and returns with
@@ -466,6 +468,9 @@ def optimize(
     failures_in_row = 0
     ran = 0
     while True:
+        if max_trials is not None and ran >= max_trials:
+            reason = f"ran {ran} trial{'s' if ran != 1 else ''} in this process"
+            break
         with lock():
             optuna.storages.fail_stale_trials(study)
             reason = stop_reason(spec, study, started)

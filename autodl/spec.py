@@ -346,6 +346,10 @@ class RuntimeSpec(Section):
     )
     threads: int | None = Field(None, ge=1, description="CPU threads per worker process "
                                 "(default: the cores divided among the workers).")
+    trials_per_process: int | None = Field(
+        None, ge=1, description="Run trials in worker processes replaced after this many trials, "
+        "which gives back the memory TensorFlow keeps for every trial (default: one process)."
+    )
 
 
 ExportFormat = Literal["keras", "saved_model", "tflite", "onnx"]

@@ -1,5 +1,6 @@
 """Memory: resident memory after each of 50 tiny trials, autodl (tracking on) against a bare Keras
-loop training the same 50 configurations, each in a fresh process.
+loop training the same 50 configurations, each in a fresh process; and the peak of a search whose
+trials run in worker processes replaced every 10 trials (``runtime.trials_per_process``).
 
 A search that leaks a little per trial runs out of memory after a few thousand trials; the slope
 after a warm-up of 5 trials shows it. The bare loop's slope is what Keras itself costs. The two
@@ -16,10 +17,12 @@ from bench.common import (
     SPECS,
     Figure,
     child_result,
+    derive_spec,
     inside,
     parser,
     report,
     rss_mb,
+    run_autodl,
     run_child,
     scratch,
     slope,
@@ -27,7 +30,8 @@ from bench.common import (
 
 SPEC = SPECS / "digits_mlp_memory.yaml"
 WARMUP = 5
-SIDES = ("autodl", "bare")
+SIDES = ("autodl", "bare", "recycled")
+RECYCLE = 10
 
 
 class RssObserver:
@@ -79,6 +83,18 @@ def bare_child(trials: int) -> dict[str, Any]:
     return {"before_mb": before, "rss_mb": rss}
 
 
+def recycled_child(trials: int) -> dict[str, Any]:
+    """``autodl search`` with ``runtime.trials_per_process``: the peak resident memory of its
+    processes (the search and each worker it started), which waited-for children report."""
+    import resource
+
+    with scratch("memory-recycled") as folder:
+        spec = derive_spec(SPEC, folder / "spec", {"runtime.trials_per_process": RECYCLE,
+                                                   "search.trials": trials})
+        run_autodl(["search", str(spec), "--quiet"], cwd=folder)
+    return {"peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
 def figures_for(side: str, label: str, result: dict[str, Any], warmup: int) -> list[Figure]:
     """Memory after trials 1, 10 and the last, and the slope after the warm-up."""
     rss = result["rss_mb"]
@@ -100,10 +116,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         args.trials = 6
     if args.child:
-        child_result((autodl_child if args.child == "autodl" else bare_child)(args.trials))
+        children = {"autodl": autodl_child, "bare": bare_child, "recycled": recycled_child}
+        child_result(children[args.child](args.trials))
         return
     warmup = min(WARMUP, args.trials - 2)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=len(SIDES)) as pool:
         futures = {side: pool.submit(run_child, "bench.memory",
                                      ["--child", side, "--trials", str(args.trials)])
                    for side in SIDES}
@@ -116,6 +133,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         Figure("memory.slope_difference_mb", slope(results["autodl"]["rss_mb"], warmup)
                - slope(results["bare"]["rss_mb"], warmup), "MB/trial",
                "autodl's slope minus the bare loop's"),
+        Figure("memory.recycled_peak_mb", results["recycled"]["peak_mb"], "MB",
+               f"autodl, a fresh worker every {RECYCLE} trials: peak resident memory of any process"),
+        Figure("memory.recycled_vs_single_ratio", results["recycled"]["peak_mb"]
+               / max(results["autodl"]["rss_mb"]), "x",
+               "that peak over the single process's largest resident memory"),
     ]
     details = {"trials": args.trials, "warmup": warmup, "wall_s": walls, **results}
     report("memory", figures, details, args.out, args.quick)

@@ -42,15 +42,16 @@ def test_grid_with_a_patient_pruner_tries_every_point(tmp_path: Path) -> None:
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
 
 
-def test_max_epochs_budget_and_two_local_workers(tmp_path: Path) -> None:
+def test_max_epochs_budget_and_two_local_workers_replaced_after_each_trial(tmp_path: Path) -> None:
     spec = {"name": "budget", "data": {"source": "digits"}, "model": MLP,
             "optimizer": {"name": "adam", "learning_rate": 0.01},
             "training": {"epochs": 4},
-            "search": {"trials": 30, "max_epochs": 14, "pruner": {"name": "none"}}}
+            "search": {"trials": 30, "max_epochs": 14, "pruner": {"name": "none"}},
+            "runtime": {"trials_per_process": 1}}
     out = run(spec, tmp_path, "--workers", "2")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "budget: stopped (spent the budget of 14 epochs (16 trained))" in out.stdout
     assert "2 workers on CPU, 1 threads each" in out.stderr
     trials = study(tmp_path, "budget").trials
     assert len(trials) == 4 and {t.user_attrs["epochs"] for t in trials} == {4}
-    assert len({t.user_attrs["worker"] for t in trials}) == 2
+    assert len({t.user_attrs["worker"] for t in trials}) == 4

@@ -57,3 +57,19 @@ def test_workers_that_exit_after_interruption_end_the_search_as_interrupted(
     interrupted = parallel.Workers(2, [sys.executable, "-c", "import sys; sys.exit(130)"])
     result = parallel.run_workers(spec, new_study(spec, tmp_path), interrupted, live=False)
     assert result.stop_reason == "interrupted" and result.ran == 0
+
+
+def test_workers_that_end_their_share_are_replaced_until_the_budget_is_spent(
+    write_spec, tmp_path: Path
+) -> None:
+    """Each stand-in worker runs one fake trial and exits, as ``trials_per_process: 1`` does."""
+    spec = make_spec(write_spec, trials=3).with_overrides(**{"runtime.trials_per_process": 1})
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    new_study(spec, tmp_path)
+    one_trial = (
+        "import optuna; s = optuna.load_study(study_name='tiny', storage=" + repr(storage) + "); "
+        "t = s.ask(); s.tell(t, 0.5)"
+    )
+    pool = parallel.Workers(1, [sys.executable, "-c", one_trial])
+    result = parallel.run_workers(spec, new_study(spec, tmp_path), pool, live=False)
+    assert result.stop_reason == "reached 3 trials" and result.ran == 3

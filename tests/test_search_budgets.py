@@ -155,3 +155,14 @@ def test_a_trial_whose_remote_worker_stopped_beating_is_failed_and_queued(
     assert len(retry) == 1 and retry[0].params["model.blocks"] == lost.params["model.blocks"]
     assert "another-machine:4242" in retry[0].user_attrs["retry_reason"]
     assert len(frozen) == 3
+
+
+def test_a_process_share_ends_the_loop_with_budget_left(write_spec, tmp_path) -> None:
+    spec = make_spec(write_spec, trials=5, pruner={"name": "none"})
+    study = new_study(spec, tmp_path)
+    first = search.optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None,
+                            max_trials=2)
+    assert (first.ran, first.stop_reason) == (2, "ran 2 trials in this process")
+    rest = search.optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None,
+                           max_trials=4)
+    assert (rest.ran, rest.stop_reason) == (3, "reached 5 trials")
