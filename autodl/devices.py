@@ -26,6 +26,11 @@ def visible_gpus() -> list[str]:
     given = os.environ.get("CUDA_VISIBLE_DEVICES")
     if given is not None:
         return [d.strip() for d in given.split(",") if d.strip() and d.strip() != "-1"]
+    return [str(i) for i in range(len(listed_gpus()))]
+
+
+def listed_gpus() -> list[str]:
+    """The lines ``nvidia-smi -L`` prints for the machine's GPUs (none without a driver)."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []
@@ -33,7 +38,7 @@ def visible_gpus() -> list[str]:
         listed = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return []
-    return [str(i) for i, line in enumerate(listed.stdout.splitlines()) if line.startswith("GPU ")]
+    return [line.strip() for line in listed.stdout.splitlines() if line.startswith("GPU ")]
 
 
 def worker_env(index: int, workers: int, runtime: RuntimeSpec, gpus: list[str]) -> dict[str, str]:
@@ -42,9 +47,13 @@ def worker_env(index: int, workers: int, runtime: RuntimeSpec, gpus: list[str]) 
     env = dict(os.environ)
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
-    threads = runtime.threads or max(1, (os.cpu_count() or 1) // workers)
-    env[THREADS_ENV] = str(threads)
+    env[THREADS_ENV] = str(threads_per_worker(workers, runtime))
     return env
+
+
+def threads_per_worker(workers: int, runtime: RuntimeSpec) -> int:
+    """``runtime.threads``, or the CPU cores divided among ``workers`` (at least one each)."""
+    return runtime.threads or max(1, (os.cpu_count() or 1) // workers)
 
 
 def apply(runtime: RuntimeSpec) -> bool:

@@ -58,7 +58,7 @@ def run_workers(spec: Spec, study: Any, workers: Workers, live: bool) -> SearchR
     processes = [start(i) for i in range(workers.count)]
     placement = (
         f"GPUs {', '.join(gpus[i % len(gpus)] for i in range(workers.count))}" if gpus
-        else f"CPU, {devices.worker_env(0, workers.count, spec.runtime, gpus)[devices.THREADS_ENV]} threads each"
+        else f"CPU, {devices.threads_per_worker(workers.count, spec.runtime)} threads each"
     )
     logger.info("%d workers on %s (pids %s)", workers.count, placement,
                 ", ".join(str(p.pid) for p in processes))

@@ -13,7 +13,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from autodl.devices import listed_gpus
 
 if TYPE_CHECKING:
     from autodl.spec import Spec
@@ -317,22 +318,10 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gib": round(memory_kb / 1024**2, 1),
-        "gpus": gpus() or "none",
+        "gpus": listed_gpus() or "none",
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.release()}",
     }
-
-
-def gpus() -> list[str]:
-    """The GPUs ``nvidia-smi -L`` lists (none without a driver)."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        listed = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.strip() for line in listed.stdout.splitlines() if line.startswith("GPU ")]
 
 
 def versions() -> dict[str, str]:

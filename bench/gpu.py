@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autodl.devices import listed_gpus
 from bench.common import (
     SPECS,
     Figure,
     derive_spec,
-    gpus,
     parser,
     ratio,
     report,
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     options.add_argument("--force", action="store_true",
                          help="run even when no GPU is visible (checks this script; the 'GPU' runs then use the CPU)")
     args = options.parse_args(argv)
-    found = gpus()
+    found = listed_gpus()
     if not found and not args.force:
         report("gpu", [], {"skipped": SKIPPED}, args.out, args.quick)
         print(f"skipped: {SKIPPED}", flush=True)
