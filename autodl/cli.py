@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from autodl import __version__
 from autodl.errors import AutodlError
-from autodl.log import configure, logger, stderr_console, stdout_console
+from autodl.runtime.log import configure, logger, stderr_console, stdout_console
 
 app = typer.Typer(
     name="autodl",
@@ -129,9 +129,9 @@ def search(
     _start(quiet, verbose)
     with user_errors():
         loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
-        from autodl.parallel import Workers
         from autodl.pipeline import run_search
-        from autodl.report import print_summary
+        from autodl.report.terminal import print_summary
+        from autodl.search.workers import Workers
 
         pool = None
         if workers > 1 or loaded.runtime.trials_per_process is not None:
@@ -179,8 +179,8 @@ def validate(spec: SpecArg) -> None:
     """Check a spec (fields, ranges, data location) without importing TensorFlow."""
     with user_errors():
         from autodl.data.sources import resolve
-        from autodl.space import describe
         from autodl.spec import load_spec
+        from autodl.spec.space import describe
 
         loaded = load_spec(spec)
         resolve(loaded.data.source, loaded.base_dir)
@@ -218,8 +218,8 @@ def sample(
 ) -> None:
     """Print the configurations the search would try first, without training anything."""
     with user_errors():
-        from autodl.report import print_samples
-        from autodl.search import preview
+        from autodl.report.terminal import print_samples
+        from autodl.search.sampling import preview
         from autodl.spec import load_spec
 
         loaded = load_spec(spec)
@@ -248,17 +248,20 @@ def schema() -> None:
 @app.command()
 def ui(
     tracking_uri: Annotated[
-        str, typer.Option(help="The MLflow store to browse.")
-    ] = "sqlite:///mlruns/mlflow.db",
+        Optional[str], typer.Option(help="The MLflow store to browse (default: the one a spec's "
+                                    "tracking.uri defaults to, sqlite:///mlruns/mlflow.db).")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it private.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the UI.")] = 5000,
 ) -> None:
     """Start the MLflow UI on the project's store (Ctrl-C stops it)."""
-    from autodl.stores import sqlite_path
+    from autodl.runtime.stores import missing_sqlite
+    from autodl.spec.sections import DEFAULT_TRACKING_URI
 
-    db = sqlite_path(tracking_uri)
+    tracking_uri = tracking_uri or DEFAULT_TRACKING_URI
+    db = missing_sqlite(tracking_uri)
     with user_errors():
-        if db is not None and not db.is_file():
+        if db is not None:
             raise AutodlError(
                 f"No MLflow store at {db}: run `autodl search SPEC` first, or pass --tracking-uri."
             )
@@ -290,9 +293,9 @@ def report(
 ) -> None:
     """Summarize a stored study: trial counts, best trials, stages, importances, diagnosis, plots."""
     with user_errors():
-        from autodl.html_report import default_path, write_html
-        from autodl.report import print_study_report
-        from autodl.study_report import load_report
+        from autodl.report.html import default_path, write_html
+        from autodl.report.study import load_report
+        from autodl.report.terminal import print_study_report
 
         loaded = load_report(spec, study, storage, top)
         print_study_report(loaded, stdout_console)
@@ -338,7 +341,7 @@ def export(
             "export.retrain": True if include_dev else retrain,
             "export.include_dev": include_dev,
         })
-        from autodl.bundle import CARD_FILE, export_spec
+        from autodl.export.bundle import CARD_FILE, export_spec
 
         manifest, folder = export_spec(loaded, formats or [], out, register, data is not None)
         how = "retrained" if manifest["training"]["retrained"] else "as saved by the search"
@@ -392,7 +395,7 @@ def predict(
     """Predict labels (names and probabilities) or values for raw input with an exported model."""
     configure(True)
     with user_errors():
-        from autodl.predict import predict as run_predict
+        from autodl.export.predict import predict as run_predict
 
         frame, used = run_predict(model_dir, input_path, model_format.value if model_format else None)
         if out is None:

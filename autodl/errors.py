@@ -29,3 +29,10 @@ class StorageError(AutodlError):
 
 class TrialFailed(AutodlError):
     """One trial could not finish (NaN loss, impossible shape); the search goes on."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (drivers and
+    servers often append pages of detail after it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,4 +1,5 @@
-"""What one trial produced, shared by training (which fills it) and search (which records it)."""
+"""What one trial is given and produces, shared by the trial (which fills a ``TrialOutcome``) and
+the search (which records it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+Config = dict[str, dict[str, Any]]
+"""A sampled configuration: every field by section (``config["optimizer"]["learning_rate"]``)."""
 EpochListener = Callable[[int, dict[str, float]], None]
 Suggest = Callable[[str, Any], Any]
 PruneCheck = Callable[[int, float], bool]

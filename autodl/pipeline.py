@@ -1,53 +1,51 @@
 """One search from a validated spec to a saved best model: the stages wired in order.
 
-The CLI calls ``run_search``; each stage lives in its own module.
+    spec -> data -> search (each trial: trial.run_trial) -> tracking -> results -> report -> export
+
+The CLI calls ``run_search`` (or ``run_worker``); each stage lives in its own package.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autodl import bundle, devices, models, space
-from autodl.data import Dataset, SeriesData, load_dataset
-from autodl.diagnostics import Diagnosis
+import optuna
+from optuna.trial import FrozenTrial
+
+from autodl import models
+from autodl.data import DataFor, Dataset, for_config, load_dataset, representative
 from autodl.errors import SpecError
-from autodl.export import BestModelSaver, DataFor, export_dir
-from autodl.final import finalize
-from autodl.log import interactive, logger
-from autodl.outcome import EpochListener, PruneCheck, Suggest, TrialOutcome
-from autodl.parallel import Workers, run_workers
-from autodl.plots import PLOTS_DIR, search_plots
-from autodl.progress import SearchProgress
+from autodl.export.bundle import after_search
+from autodl.outcome import Config, EpochListener, PruneCheck, Suggest, TrialOutcome
+from autodl.report.plots import PLOTS_DIR, search_plots
+from autodl.results import BestModelSaver, SearchSummary, best_dir, finalize
+from autodl.results.diagnosis import Diagnosis
+from autodl.results.record import EXPORT_FOLDER, BestRecord
+from autodl.runtime import devices
+from autodl.runtime.log import interactive, logger
+from autodl.runtime.stores import file_lock, mask_url, study_lock, study_storage
 from autodl.search import (
-    FINISHED,
+    Objective,
+    SearchEnd,
+    SearchObserver,
     SearchResult,
+    SearchStart,
     best_trial,
     open_study,
     optimize,
     recover,
 )
-from autodl.spec import Spec, objective_problem
-from autodl.stores import default_storage, file_lock, mask_url, study_lock
-from autodl.tracking import PARENT_RUN_ATTR, open_tracker
-
-
-@dataclass
-class SearchSummary:
-    """Everything the final report shows."""
-
-    spec: Spec
-    data: Dataset
-    result: SearchResult
-    best: dict[str, Any] | None
-    diagnosis: Diagnosis | None
-    export_dir: Path
-    storage: str
-    tracking_uri: str | None
-    parent_run_id: str | None
+from autodl.search.progress import SearchProgress
+from autodl.search.study import finished_count
+from autodl.search.workers import Workers, run_workers
+from autodl.spec import Spec, objective_problem, space
+from autodl.tracking import PARENT_RUN_ATTR, Tracker, open_tracker
+from autodl.trial import run_trial
 
 
 def check_objective(spec: Spec, data: Dataset) -> None:
@@ -57,48 +55,38 @@ def check_objective(spec: Spec, data: Dataset) -> None:
         raise SpecError(f"{data.name}: {problem}")
 
 
-def describe_data(data: Dataset) -> str:
-    """One line: source, kind, task, split sizes and class balance."""
-    sizes = ", ".join(f"{k} {v}" for k, v in data.sizes().items())
-    balance = data.class_balance()
-    classes = ""
-    if balance:
-        shown = ", ".join(f"{k}: {v:.0%}" for k, v in list(balance.items())[:10])
-        classes = f"; {len(balance)} classes in train ({shown}{', ...' if len(balance) > 10 else ''})"
-    return f"data {data.name}: {data.kind}, {data.task}; {sizes}{classes}"
-
-
-def _trial_data(loaded: Dataset | SeriesData, spec: Spec) -> tuple[Dataset, DataFor]:
-    """The data to check and describe, and the data each trial trains on.
-
-    A time series is cut into windows of the trial's ``data.window``; the shortest window the
-    space allows stands for it in the checks.
-    """
-    if isinstance(loaded, SeriesData):
-        shortest = min(space.candidates(spec.data.window))
-        return loaded.windows(shortest), lambda config: loaded.windows(config["data"]["window"])
-    return loaded, lambda config: loaded
-
-
 @dataclass
 class Prepared:
     """A search ready to run trials: its study, data, tracker and trial objective."""
 
     spec: Spec
     storage: str
-    study: Any
+    study: optuna.Study
     data: Dataset
     data_for: DataFor
-    tracker: Any
-    objective: Any
+    tracker: Tracker
+    objective: Objective
     directory: Path
 
-    def lock(self) -> Any:
+    def lock(self) -> AbstractContextManager[object]:
         """The study's lock, for claiming trials and opening the parent run."""
         return study_lock(self.storage, self.spec.name)
 
-    def start_tracking(self) -> None:
-        """Open (or join) the parent run under the study's lock, so workers share one."""
+    def start(self, observers: list[SearchObserver]) -> None:
+        """Tell the observers the search starts; the tracker opens (or joins) the parent run
+        under the study's lock, so workers share one."""
+        with self.lock():
+            live = recover(self.study)
+            start = SearchStart(
+                self.spec.name, self.spec.text, self._tags(), self.spec.search.trials,
+                finished_count(self.study), self.study.user_attrs.get(PARENT_RUN_ATTR), live,
+            )
+            for observer in observers:
+                observer.search_started(start)
+            if self.tracker.parent_run_id:
+                self.study.set_user_attr(PARENT_RUN_ATTR, self.tracker.parent_run_id)
+
+    def _tags(self) -> dict[str, str]:
         data = self.data
         tags = {"study": self.spec.name, "storage": self.storage, "data.source": data.name,
                 "task": data.task}
@@ -107,19 +95,13 @@ class Prepared:
             tags["data.class_balance"] = json.dumps(
                 {k: round(v, 4) for k, v in data.class_balance().items()}
             )
-        with self.lock():
-            live = recover(self.study)
-            parent = self.tracker.start_search(
-                self.spec.name, self.spec.text, tags, self.study.user_attrs.get(PARENT_RUN_ATTR), live
-            )
-            if parent:
-                self.study.set_user_attr(PARENT_RUN_ATTR, parent)
+        return tags
 
-    def save_best(self) -> Callable[[Any, TrialOutcome], None]:
+    def save_best(self) -> Callable[[FrozenTrial, TrialOutcome], None]:
         """Save a new best model, unless another worker has found a better one meanwhile."""
         saver = BestModelSaver(self.spec, self.data_for, self.directory)
 
-        def save(trial: Any, outcome: TrialOutcome) -> None:
+        def save(trial: FrozenTrial, outcome: TrialOutcome) -> None:
             self.directory.mkdir(parents=True, exist_ok=True)
             with file_lock(self.directory.parent / f".{self.directory.name}.lock"):
                 best = best_trial(self.study)
@@ -129,37 +111,39 @@ class Prepared:
         return save
 
 
+def trial_objective(spec: Spec, data_for: DataFor) -> Objective:
+    """Each trial's training: the spec's builder (a custom module imported once, here), its
+    objective metric and XLA setting, on the data of the trial's configuration."""
+    build = models.builder(spec.model, spec.base_dir)
+    metric = spec.search.objective.metric
+
+    def objective(
+        config: Config, seed: int, should_prune: PruneCheck, listeners: list[EpochListener],
+        suggest: Suggest,
+    ) -> TrialOutcome:
+        return run_trial(config, data_for(config), metric, seed, should_prune, listeners, build,
+                         suggest, spec.runtime.xla)
+
+    return objective
+
+
 def prepare(spec: Spec) -> Prepared:
     """Open the tracking store and the study, load and check the data, set up the device."""
     tracker = open_tracker(spec.tracking.enabled, spec.tracking.uri)
-    storage = spec.search.storage or default_storage(
-        spec.tracking.uri if spec.tracking.enabled else None
-    )
+    storage = study_storage(spec)
     study = open_study(spec, storage)
     devices.apply(spec.runtime)
-    data, data_for = _trial_data(load_dataset(spec.data, spec.base_dir, spec.seed), spec)
+    loaded = load_dataset(spec.data, spec.base_dir, spec.seed)
+
+    def data_for(config: dict[str, Any]) -> Dataset:
+        return for_config(loaded, config)
+
+    data = representative(loaded, space.candidates(spec.data.window))
     models.check_fits(spec.model, data)
     check_objective(spec, data)
-    logger.info(describe_data(data))
-    build = models.builder(spec.model, spec.base_dir)
-    from autodl import training
-
-    metric = spec.search.objective.metric
-    jit_compile = spec.runtime.xla
-
-    def objective(
-        config: dict[str, dict[str, Any]],
-        seed: int,
-        should_prune: PruneCheck,
-        listeners: list[EpochListener],
-        suggest: Suggest,
-    ) -> TrialOutcome:
-        return training.run_trial(
-            config, data_for(config), metric, seed, should_prune, listeners, build, suggest,
-            jit_compile,
-        )
-
-    return Prepared(spec, storage, study, data, data_for, tracker, objective, export_dir(spec))
+    logger.info(data.describe())
+    return Prepared(spec, storage, study, data, data_for, tracker, trial_objective(spec, data_for),
+                    best_dir(spec))
 
 
 def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) -> SearchSummary:
@@ -169,38 +153,50 @@ def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) 
     GPUs) while this one follows the study, then finalizes.
     """
     run = prepare(spec)
-    study = run.study
-    done = len(study.get_trials(deepcopy=False, states=FINISHED))
+    done = finished_count(run.study)
     if done:
         logger.info("resuming study %r in %s: %d trials already finished", spec.name,
                     mask_url(run.storage), done)
-    run.start_tracking()
-    metric = spec.search.objective.metric
+    progress = SearchProgress(spec.search.objective.metric, interactive(quiet) and workers is None)
+    observers: list[SearchObserver] = [run.tracker, progress]
+    run.start(observers)
     try:
-        if workers is not None:
-            result = run_workers(spec, study, workers, interactive(quiet))
-        else:
-            with SearchProgress(spec.search.trials, done, metric, interactive(quiet)) as progress:
-                result = optimize(spec, study, run.objective, [run.tracker, progress],
-                                  run.save_best(), run.lock)
-        best_trial_found = result.best
-        best, diagnosis = (
-            finalize(spec, run.data_for, run.directory, best_trial_found)
-            if best_trial_found else (None, None)
-        )
-        plots = search_plots(study, spec, run.directory / PLOTS_DIR)
+        result = _trials(run, observers, workers, quiet)
+        best, diagnosis = _finish(run, result)
+        plots = search_plots(run.study, spec, run.directory / PLOTS_DIR)
     except BaseException:
-        run.tracker.end_search(None, None, {}, {}, None, "FAILED")
+        for observer in observers:
+            observer.search_ended(SearchEnd("FAILED"))
         raise
     status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
-    run.tracker.end_search(best, diagnosis, result.counts, result.stages,
-                           run.directory if best else None, status, plots.folder)
-    if best is not None and status == "FINISHED":
-        bundle.after_search(spec, best, run.data_for(best["config"]), run.tracker.parent_run_id)
-    return SearchSummary(
-        spec, run.data, result, best, diagnosis, run.directory, run.storage, run.tracker.uri,
-        run.tracker.parent_run_id,
+    end = SearchEnd(
+        status, result.counts, result.stages, dict(best) if best else None,
+        diagnosis.metrics() if diagnosis else {}, diagnosis.verdict if diagnosis else None,
+        diagnosis.report() if diagnosis else None, run.directory if best else None,
+        (EXPORT_FOLDER,), plots.folder,
     )
+    for observer in observers:
+        observer.search_ended(end)
+    if best is not None and status == "FINISHED":
+        after_search(spec, best, run.data_for(best["config"]), run.tracker.parent_run_id)
+    return SearchSummary(spec, run.data, result, best, diagnosis, run.directory, run.storage,
+                         run.tracker.uri, run.tracker.parent_run_id)
+
+
+def _trials(run: Prepared, observers: list[SearchObserver], workers: Workers | None,
+            quiet: bool) -> SearchResult:
+    """Run the trials here, or in worker processes that this process follows."""
+    if workers is not None:
+        return run_workers(run.spec, run.study, workers, interactive(quiet))
+    return optimize(run.spec, run.study, run.objective, observers, run.save_best(), run.lock)
+
+
+def _finish(run: Prepared, result: SearchResult) -> tuple[BestRecord | None, Diagnosis | None]:
+    """The best trial's test score, diagnosis and error analysis, when there is a best trial."""
+    best = result.best
+    if best is None:
+        return None, None
+    return finalize(run.spec, run.data_for, run.directory, best)
 
 
 def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:
@@ -210,7 +206,8 @@ def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:
     The search's finalizing (test evaluation, diagnosis) is left to ``autodl search``.
     """
     run = prepare(spec)
-    run.start_tracking()
-    progress = SearchProgress(spec.search.trials, 0, spec.search.objective.metric, False)
-    return optimize(spec, run.study, run.objective, [run.tracker, progress], run.save_best(),
-                    run.lock, spec.runtime.trials_per_process)
+    progress = SearchProgress(spec.search.objective.metric, False)
+    observers: list[SearchObserver] = [run.tracker, progress]
+    run.start(observers)
+    return optimize(spec, run.study, run.objective, observers, run.save_best(), run.lock,
+                    spec.runtime.trials_per_process)

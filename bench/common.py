@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from autodl.devices import listed_gpus
+from autodl.runtime.devices import listed_gpus
 
 if TYPE_CHECKING:
     from autodl.spec import Spec
@@ -236,12 +236,12 @@ def search_loop(spec: Spec) -> list[Record]:
     in one project folder do.
     """
     from autodl.pipeline import prepare
-    from autodl.search import optimize
+    from autodl.search import SearchEnd, optimize
 
     run = prepare(spec)
-    run.start_tracking()
+    run.start([run.tracker])
     result = optimize(spec, run.study, run.objective, [run.tracker], run.save_best(), run.lock)
-    run.tracker.end_search(None, None, result.counts, result.stages, None, "FINISHED")
+    run.tracker.search_ended(SearchEnd("FINISHED", result.counts, result.stages))
     return trial_records(result.study.get_trials(deepcopy=False))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autodl.devices import listed_gpus
+from autodl.runtime.devices import listed_gpus
 from bench.common import (
     SPECS,
     Figure,

@@ -52,25 +52,25 @@ def autodl_child(trials: int) -> dict[str, Any]:
     """Run the search loop with tracking on through autodl's own pipeline stages, adding the
     memory observer to the tracker."""
     from autodl.pipeline import prepare
-    from autodl.search import optimize
+    from autodl.search import SearchEnd, optimize
     from autodl.spec import load_spec
 
     spec = load_spec(SPEC).with_overrides(**{"search.trials": trials})
     with scratch("memory") as folder, inside(folder):
         run = prepare(spec)
-        run.start_tracking()
+        run.start([run.tracker])
         observer = RssObserver()
         before = rss_mb()
         result = optimize(spec, run.study, run.objective, [run.tracker, observer],
                           run.save_best(), run.lock)
-        run.tracker.end_search(None, None, result.counts, result.stages, None, "FINISHED")
+        run.tracker.search_ended(SearchEnd("FINISHED", result.counts, result.stages))
     return {"before_mb": before, "rss_mb": observer.rss}
 
 
 def bare_child(trials: int) -> dict[str, Any]:
     """Train the same configurations as the search's first ``trials`` trials in a bare loop."""
     from autodl.data import load_dataset
-    from autodl.search import preview
+    from autodl.search.sampling import preview
     from autodl.spec import load_spec
     from bench.rivals import bare_loop
 

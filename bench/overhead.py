@@ -36,7 +36,7 @@ def child(side: str, trials: int, epochs: int) -> None:
     """In a fresh process: train the fixed model ``trials`` times by ``side`` and print the loop
     time."""
     from autodl.data import load_dataset
-    from autodl.search import preview
+    from autodl.search.sampling import preview
     from autodl.spec import load_spec
     from bench.rivals import bare_loop, kerastuner_search
 

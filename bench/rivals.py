@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autodl.backend import load_keras
 from autodl.data import Dataset
 from autodl.models import build_model
-from autodl.search import sample_config
+from autodl.runtime.backend import load_keras
+from autodl.search.sampling import sample_config
 from autodl.spec import Spec
-from autodl.training import loss_and_metrics, make_optimizer
+from autodl.trial.compile import loss_and_metrics, make_optimizer
 from bench.common import Record
 
 keras = load_keras()
@@ -37,7 +37,7 @@ def compile_like_autodl(model: Any, config: Config, task: str, jit_compile: bool
 
 
 class HpTrial:
-    """Answers the Optuna-style calls of ``autodl.space.suggest`` from KerasTuner's ``hp``, so a
+    """Answers the Optuna-style calls of ``autodl.spec.space.suggest`` from KerasTuner's ``hp``, so a
     KerasTuner search samples exactly the spec's space: same names, ranges and scales."""
 
     def __init__(self, hp: keras_tuner.HyperParameters) -> None:

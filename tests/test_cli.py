@@ -118,7 +118,8 @@ def test_ui_without_a_store_says_what_to_do(runner: CliRunner, project: Path) ->
 def test_sample_shows_what_the_search_will_try_first(runner: CliRunner, tmp_path: Path) -> None:
     import optuna
 
-    from autodl import search
+    from autodl.search.sampling import sample_config
+    from autodl.search.study import open_study
     from autodl.spec import load_spec
 
     path = REPO / "search_spaces" / "digits_cnn.yaml"
@@ -130,10 +131,10 @@ def test_sample_shows_what_the_search_will_try_first(runner: CliRunner, tmp_path
         "optimizer.learning_rate,training.batch_size"
     )
     spec = load_spec(path)
-    study = search.open_study(spec, f"sqlite:///{tmp_path / 's.db'}")
+    study = open_study(spec, f"sqlite:///{tmp_path / 's.db'}")
     for i in range(4):
         trial = study.ask()
-        sample = search.sample_config(spec, trial)
+        sample = sample_config(spec, trial)
         row = lines[1 + i].split(",")
         assert int(row[0]) == i
         assert int(row[2]) == sample.params["model.filters"]

@@ -11,11 +11,10 @@ import optuna
 import pytest
 from typer.testing import CliRunner
 
-from autodl import space
 from autodl.cli import app
 from autodl.errors import SpecError, TrialFailed
 from autodl.models.custom import TrialHyperParameters, load_builder
-from autodl.spec import load_spec
+from autodl.spec import load_spec, space
 from tests.conftest import REPO, minimal_spec, mlflow_store
 
 

@@ -12,7 +12,7 @@ from autodl.data.dataset import SPLITS
 from autodl.data.sources import SourceRef, read, read_text_files, resolve
 from autodl.data.splits import split_indices, take
 from autodl.errors import DataError
-from autodl.spec import DataSpec, SplitSpec
+from autodl.spec.sections import DataSpec, SplitSpec
 from tests.conftest import SENTENCES
 
 DEFAULT_FRACTIONS = {"train": 0.7, "train_dev": 0.1, "dev": 0.1, "test": 0.1}
@@ -407,7 +407,7 @@ def test_load_text_folder_relative_to_the_spec(tmp_path: Path) -> None:
     assert data.sizes() == {"train": 28, "train_dev": 4, "dev": 4, "test": 4}
     assert data.class_balance() == {"neg": 0.5, "pos": 0.5}
     for split in data.splits.values():
-        for text, label in zip(split.x, split.y):
+        for text, label in zip(split.x, split.y, strict=True):
             number = int(text.rsplit(" ", 1)[1])
             assert data.class_names[label] == ("pos" if number % 2 else "neg")
 

@@ -48,7 +48,7 @@ def test_reads_one_class_per_subfolder(pets: Path) -> None:
 
 def test_pixels_are_raw_values_per_class(pets: Path) -> None:
     raw = read_image_folder(pets, None, "rgb")
-    for image, label in zip(raw.x, raw.labels):
+    for image, label in zip(raw.x, raw.labels, strict=True):
         assert np.all(image == np.array(COLOURS[str(label)], dtype="float32"))
 
 

@@ -11,7 +11,7 @@ from autodl.data import SeriesData, encode_labels, load_dataset
 from autodl.data.series import SERIES
 from autodl.data.sources import read, resolve
 from autodl.errors import DataError
-from autodl.spec import DataSpec
+from autodl.spec.sections import DataSpec
 from tests.conftest import SENTENCES
 
 

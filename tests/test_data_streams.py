@@ -12,11 +12,11 @@ import PIL.Image
 import pytest
 import yaml
 
-from autodl.data import feed, load_dataset, streams
+from autodl.data import feed, load_dataset, streams, tables
 from autodl.data.images import read_image_folder
 from autodl.data.tables import read_table
 from autodl.errors import DataError
-from autodl.spec import DataSpec
+from autodl.spec.sections import DataSpec
 from tests.test_data_images import (
     pets,  # noqa: F401 (fixture)
     write_image,
@@ -29,7 +29,7 @@ def digits_folder(root: Path, per_class: int | None = None) -> Path:
 
     bunch = load_digits()
     counts: dict[int, int] = {}
-    for image, label in zip(bunch.images, bunch.target):
+    for image, label in zip(bunch.images, bunch.target, strict=True):
         counts[label] = counts.get(label, 0) + 1
         if per_class is not None and counts[label] > per_class:
             continue
@@ -46,7 +46,7 @@ def digits_csv(path: Path, rows: int | None = None) -> Path:
     bunch = load_digits()
     x, y = bunch.data[:rows], bunch.target[:rows]
     header = ",".join([*(f"p{i}" for i in range(64)), "label"])
-    lines = [",".join([*(f"{v:g}" for v in row), f"d{label}"]) for row, label in zip(x, y)]
+    lines = [",".join([*(f"{v:g}" for v in row), f"d{label}"]) for row, label in zip(x, y, strict=True)]
     path.write_text("\n".join([header, *lines]) + "\n")
     return path
 
@@ -119,7 +119,7 @@ def test_a_streamed_text_column(tmp_path: Path) -> None:
 
 
 def test_streamed_csv_errors_give_the_row_of_the_whole_file(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(streams, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 50)
     path = digits_csv(tmp_path / "digits.csv", rows=120)
     lines = path.read_text().splitlines()
     cells = lines[102].split(",")

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from autodl import devices
-from autodl.spec import RuntimeSpec
+from autodl.runtime import devices
+from autodl.spec.sections import RuntimeSpec
 
 
 def test_visible_gpus_follow_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,9 +43,9 @@ def test_cpu_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_mixed_precision_falls_back_to_float32_on_a_cpu() -> None:
     """In a fresh process (TensorFlow's thread pools are set once per process)."""
     code = (
-        "from autodl import devices\n"
-        "from autodl.log import configure\n"
-        "from autodl.spec import RuntimeSpec\n"
+        "from autodl.runtime import devices\n"
+        "from autodl.runtime.log import configure\n"
+        "from autodl.spec.sections import RuntimeSpec\n"
         "configure()\n"
         "gpu = devices.apply(RuntimeSpec(mixed_precision=True, threads=1))\n"
         "import keras, tensorflow as tf\n"

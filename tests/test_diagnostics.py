@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autodl import analysis
 from autodl.data.dataset import Split
-from autodl.diagnostics import Diagnosis, diagnose, from_metrics
+from autodl.results import analysis
+from autodl.results.diagnosis import Diagnosis, diagnose, from_metrics
 
 CASES = [
     # train, train-dev, dev, human, verdict, gaps (bias, variance, mismatch)

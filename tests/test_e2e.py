@@ -239,7 +239,7 @@ def test_coarse_to_fine_zooms_in_around_the_best_trials(project: Path) -> None:
     assert "Coarse-to-fine stages" in result.output
     import optuna
 
-    from autodl import space
+    from autodl.spec import space
 
     study = optuna.load_study(study_name="digits-cnn-c2f", storage="sqlite:///mlruns/optuna.db")
     assert [t.user_attrs["stage"] for t in study.trials] == [1, 1, 1, 2, 2, 2, 3, 3, 3]

@@ -77,7 +77,7 @@ def test_image_folder_of_digits(project: Path) -> None:
 
     digits = load_digits()
     folder = project / "digit_images"
-    for i, (image, label) in enumerate(zip(digits.images[:600], digits.target[:600])):
+    for i, (image, label) in enumerate(zip(digits.images[:600], digits.target[:600], strict=True)):
         (folder / f"class_{label}").mkdir(parents=True, exist_ok=True)
         Image.fromarray((image * 255 / 16).astype("uint8"), mode="L").save(folder / f"class_{label}" / f"{i}.png")
     spec = {

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from autodl import bundle, formats, modelcard, retrain, textprep
-from autodl.backend import load_keras
 from autodl.cli import app
 from autodl.data.dataset import Dataset, Split
 from autodl.errors import AutodlError, SpecError
-from autodl.spec import ExportFormat, load_spec
+from autodl.export import bundle, formats, modelcard, retrain, textprep
+from autodl.runtime.backend import load_keras
+from autodl.spec import load_spec
+from autodl.spec.sections import ExportFormat
 from tests.conftest import SENTENCES, minimal_spec, mlflow_store
 
 keras = load_keras()
@@ -48,7 +49,7 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_registry_has_exactly_the_formats_the_spec_accepts() -> None:
-    assert list(formats.FORMATS) == list(get_args(ExportFormat)) == ["keras", "saved_model", "tflite", "onnx"]
+    assert list(formats.FORMATS.names) == list(get_args(ExportFormat)) == ["keras", "saved_model", "tflite", "onnx"]
 
 
 def test_unknown_format_lists_the_valid_ones() -> None:
@@ -56,7 +57,7 @@ def test_unknown_format_lists_the_valid_ones() -> None:
         formats.get("tflight")
     assert str(caught.value) == (
         "Unknown export format. Expected one of keras, saved_model, tflite, onnx (or all). "
-        "Received: format='tflight'"
+        "Did you mean 'tflite'? Received: format='tflight'"
     )
 
 
@@ -177,17 +178,17 @@ def text_model() -> tuple[Any, np.ndarray]:
 def test_every_format_loads_back_and_matches_keras(make: Any, tmp_path: Path) -> None:
     model, sample = make()
     prepared = formats.prepare(model)
-    results = bundle.save_formats(prepared, list(formats.FORMATS), tmp_path, sample)
+    results = bundle.save_formats(prepared, list(formats.FORMATS.names), tmp_path, sample)
     reference = model.predict(sample, verbose=0)
-    assert set(results) == set(formats.FORMATS)
+    assert set(results) == set(formats.FORMATS.names)
     for name, info in results.items():
         assert info["max_abs_diff"] < 1e-4, name
         assert info["bytes"] > 0 and info["latency_ms"] > 0
     encode = None
-    if prepared.is_text:
+    if prepared.vectorizer is not None:
         assert [info["raw_text"] for info in results.values()] == [True, True, False, False]
         encode = textprep.TextEncoder(prepared.vectorizer["config"], prepared.vectorizer["vocabulary"]).encode
-    for name in formats.FORMATS:
+    for name in formats.FORMATS.names:
         outputs = formats.loader(name, tmp_path, encode)(sample)
         assert outputs.shape == reference.shape
         np.testing.assert_allclose(outputs, reference, atol=1e-4, err_msg=name)
@@ -201,7 +202,7 @@ def test_text_model_splits_at_its_vectorization() -> None:
     assert prepared.vectorizer["vocabulary"][:2] == ["", "[UNK]"]
     assert prepared.vectorizer["config"]["output_sequence_length"] == 16
     image, _ = image_model()
-    assert formats.prepare(image).numeric is image and not formats.prepare(image).is_text
+    assert formats.prepare(image).numeric is image and formats.prepare(image).vectorizer is None
 
 
 def test_loader_says_which_format_is_missing(tmp_path: Path) -> None:
@@ -282,7 +283,7 @@ def manifest(text: bool = False, retrained: bool = True) -> dict[str, Any]:
         "formats": {
             name: {"path": formats.get(name).path, "raw_text": formats.get(name).raw_text,
                    "bytes": 250_000, "max_abs_diff": 1e-7, "latency_ms": 1.5}
-            for name in formats.FORMATS
+            for name in formats.FORMATS.names
         },
         "verified_on": {"split": "test", "examples": 64},
         "mlflow": {"run_id": "abc123", "tracking_uri": "sqlite:///mlruns/mlflow.db",
@@ -295,7 +296,7 @@ def manifest(text: bool = False, retrained: bool = True) -> dict[str, Any]:
 
 
 def test_model_card_covers_data_splits_hyperparameters_metrics_diagnosis_and_loading() -> None:
-    how = {name: fmt.how_to_load for name, fmt in formats.FORMATS.items()}
+    how = {fmt.name: fmt.how_to_load for fmt in formats.FORMATS}
     card = modelcard.render(manifest(text=True), how)
     assert card.startswith("# Model card: reviews\n")
     for heading in ("## Data", "## Training", "## Metrics", "## Diagnosis (error = 1 - accuracy)",
@@ -322,7 +323,7 @@ def test_model_card_of_an_unretrained_export_without_diagnosis() -> None:
     found = manifest(retrained=False)
     found["diagnosis"] = None
     del found["mlflow"]
-    card = modelcard.render(found, {name: "load it" for name in formats.FORMATS})
+    card = modelcard.render(found, {name: "load it" for name in formats.FORMATS.names})
     assert "the model trial 7 trained on train (5 epochs), as the search saved it" in card
     assert "The exported model (retrained" not in card and "MLflow" not in card
     assert "No diagnosis was recorded" in card
@@ -349,7 +350,7 @@ def write_digit_folders(root: Path, held_out: int) -> tuple[Path, Path, list[str
     pixels = (x[..., 0] * 15).astype("uint8")
     train, unlabelled = root / "digits", root / "unlabelled"
     truth = []
-    for i, (image, label) in enumerate(zip(pixels, y)):
+    for i, (image, label) in enumerate(zip(pixels, y, strict=True)):
         if i >= len(y) - held_out:
             folder, name = unlabelled, f"{i:04d}.png"
             truth.append(DIGIT_NAMES[label])
@@ -524,4 +525,4 @@ def test_text_search_exports_token_id_formats_with_a_standalone_preprocessor(
 def test_shipped_preprocessor_needs_only_the_standard_library_and_numpy() -> None:
     source = Path(textprep.__file__).read_text()
     imports = {line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imports == {"__future__", "json", "re", "pathlib", "typing", "numpy"}
+    assert imports == {"__future__", "json", "re", "collections.abc", "pathlib", "typing", "numpy"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autodl import metrics
+from autodl.spec import metrics
+from autodl.trial.measure import scores
 
 
 def test_objectives_and_directions() -> None:
@@ -22,13 +23,13 @@ def test_binary_f1_by_hand() -> None:
     y = np.array([1, 1, 0, 0, 1])
     p = np.array([[0.9], [0.2], [0.7], [0.1], [0.6]])
     # predicted 1, 0, 1, 0, 1: tp 2, fp 1, fn 1 -> precision 2/3, recall 2/3, f1 2/3
-    assert metrics.scores("binary", y, p) == {"f1": pytest.approx(2 / 3)}
+    assert scores("binary", y, p) == {"f1": pytest.approx(2 / 3)}
 
 
 def test_multiclass_macro_f1_and_auc() -> None:
     y = np.array([0, 1, 2, 2])
     p = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.5, 0.3, 0.2]])
-    result = metrics.scores("multiclass", y, p)
+    result = scores("multiclass", y, p)
     # predicted 0, 1, 2, 0: class f1 = 2/3, 1, 2/3 -> macro 7/9
     assert result["f1"] == pytest.approx(7 / 9)
     assert 0.5 < result["auc"] <= 1.0
@@ -37,11 +38,11 @@ def test_multiclass_macro_f1_and_auc() -> None:
 def test_multiclass_auc_needs_every_class_present() -> None:
     y = np.array([0, 1, 1])
     p = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]])
-    assert set(metrics.scores("multiclass", y, p)) == {"f1"}
+    assert set(scores("multiclass", y, p)) == {"f1"}
 
 
 def test_regression_and_computed_here() -> None:
-    assert metrics.scores("regression", np.zeros(3), np.zeros((3, 1))) == {}
+    assert scores("regression", np.zeros(3), np.zeros((3, 1))) == {}
     assert metrics.computed_here("binary") == ("f1",)
     assert metrics.computed_here("multiclass") == ("f1", "auc")
     assert metrics.computed_here("regression") == ()

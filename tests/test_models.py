@@ -8,12 +8,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autodl import models, training
-from autodl.backend import load_keras
+from autodl import models
 from autodl.data.dataset import SPLITS, Dataset, Split
 from autodl.errors import SpecError
 from autodl.models.cnn import block_filters
-from autodl.spec import MODEL_SPECS, OptimizerSpec, TrainingSpec
+from autodl.runtime.backend import load_keras
+from autodl.spec.sections import MODEL_SPECS, OptimizerSpec, TrainingSpec
+from autodl.trial.compile import loss_and_metrics, make_optimizer
+from autodl.trial.monitor import rename
+from autodl.trial.run import run_trial
 
 keras = load_keras()
 
@@ -89,9 +92,9 @@ def compiled(cfg: dict[str, Any], data: Dataset) -> Any:
     of every family is covered once by ``test_run_trial_trains_every_family``.
     """
     model = models.build_model(cfg, data)
-    loss, metrics = training.loss_and_metrics(data.task)
+    loss, metrics = loss_and_metrics(data.task)
     model.compile(
-        optimizer=training.make_optimizer(optimizer_cfg()), loss=loss, metrics=metrics,
+        optimizer=make_optimizer(optimizer_cfg()), loss=loss, metrics=metrics,
         run_eagerly=True,
     )
     return model
@@ -396,7 +399,7 @@ def test_check_fits_accepts_the_right_kind_of_data(family: str, kind: str) -> No
 def test_make_optimizer(name: str, cls: str, attributes: dict[str, float]) -> None:
     cfg = optimizer_cfg(name=name, learning_rate=0.02, momentum=0.5, beta_1=0.8, beta_2=0.99,
                         weight_decay=0.01, clipnorm=1.5)
-    optimizer = training.make_optimizer(cfg)
+    optimizer = make_optimizer(cfg)
     assert type(optimizer) is getattr(keras.optimizers, cls)
     assert float(optimizer.learning_rate) == pytest.approx(0.02)
     assert optimizer.clipnorm == 1.5
@@ -405,7 +408,7 @@ def test_make_optimizer(name: str, cls: str, attributes: dict[str, float]) -> No
 
 
 def test_make_optimizer_without_clipnorm() -> None:
-    optimizer = training.make_optimizer(optimizer_cfg(name="sgd", learning_rate=0.1))
+    optimizer = make_optimizer(optimizer_cfg(name="sgd", learning_rate=0.1))
     assert type(optimizer) is keras.optimizers.SGD
     assert optimizer.clipnorm is None and optimizer.momentum == 0.0
     assert float(optimizer.learning_rate) == pytest.approx(0.1)
@@ -421,14 +424,14 @@ def test_make_optimizer_without_clipnorm() -> None:
     ],
 )
 def test_loss_and_metrics(task: str, regression_loss: str, loss: str, names: list[str]) -> None:
-    got_loss, got_metrics = training.loss_and_metrics(task, regression_loss)
+    got_loss, got_metrics = loss_and_metrics(task, regression_loss)
     assert got_loss == loss
     assert [m if isinstance(m, str) else m.name for m in got_metrics] == names
 
 
 def test_rename_keras_logs() -> None:
     logs = {"loss": 1, "accuracy": 0.5, "val_loss": 2, "val_accuracy": 0.25, "val_mae": 3}
-    assert training.rename(logs) == {
+    assert rename(logs) == {
         "loss": 1.0, "accuracy": 0.5, "dev_loss": 2.0, "dev_accuracy": 0.25, "dev_mae": 3.0,
     }
 
@@ -461,7 +464,7 @@ def never(epoch: int, value: float) -> bool:
 def test_complete_trial() -> None:
     calls: list[tuple[int, dict[str, float]]] = []
     other: list[int] = []
-    outcome = training.run_trial(
+    outcome = run_trial(
         trial_config(epochs=2), separable(), "dev_accuracy", seed=0, should_prune=never,
         listeners=[lambda e, m: calls.append((e, m)), lambda e, m: other.append(e)],
     )
@@ -508,15 +511,15 @@ def test_run_trial_trains_every_family(
     family: str, kind: str, task: str, changes: dict[str, Any]
 ) -> None:
     config = {**trial_config(epochs=1), "model": family_cfg(family, **changes)}
-    outcome = training.run_trial(config, make_dataset(kind, task), "dev_loss", 0, never, [])
+    outcome = run_trial(config, make_dataset(kind, task), "dev_loss", 0, never, [])
     assert outcome.state == "complete" and outcome.epochs == 1
     assert outcome.value == outcome.metrics["dev_loss"] and math.isfinite(outcome.value)
     assert outcome.model.name == family
 
 
 def test_same_seed_same_trial() -> None:
-    first = training.run_trial(trial_config(epochs=1), separable(), "dev_accuracy", 3, never, [])
-    again = training.run_trial(trial_config(epochs=1), separable(), "dev_accuracy", 3, never, [])
+    first = run_trial(trial_config(epochs=1), separable(), "dev_accuracy", 3, never, [])
+    again = run_trial(trial_config(epochs=1), separable(), "dev_accuracy", 3, never, [])
     timings = ("latency_ms", "train_time_s")
     assert first.history == again.history
     assert {k: v for k, v in first.metrics.items() if k not in timings} == {
@@ -529,7 +532,7 @@ def test_empty_train_dev_split_is_not_measured() -> None:
     empty = Split(data.train.x[:0], data.train.y[:0])
     data = Dataset(data.name, data.kind, data.task, {**data.splits, "train_dev": empty},
                    data.class_names)
-    outcome = training.run_trial(trial_config(epochs=1), data, "dev_loss", 0, never, [])
+    outcome = run_trial(trial_config(epochs=1), data, "dev_loss", 0, never, [])
     assert outcome.state == "complete" and outcome.value == outcome.metrics["dev_loss"]
     assert sorted(outcome.metrics) == [
         "dev_accuracy", "dev_auc", "dev_f1", "dev_loss", "latency_ms", "model_size_mb", "params",
@@ -545,7 +548,7 @@ def test_pruned_trial() -> None:
         return epoch == 2
 
     epochs: list[int] = []
-    outcome = training.run_trial(
+    outcome = run_trial(
         trial_config(epochs=5), separable(), "dev_loss", seed=0, should_prune=prune_at_two,
         listeners=[lambda e, m: epochs.append(e)],
     )
@@ -570,7 +573,7 @@ def test_nan_loss_fails_the_trial() -> None:
         asked.append(epoch)
         return False
 
-    outcome = training.run_trial(
+    outcome = run_trial(
         trial_config(epochs=3), data, "dev_accuracy", seed=0, should_prune=record,
         listeners=[lambda e, m: epochs.append(e)],
     )
@@ -582,7 +585,7 @@ def test_nan_loss_fails_the_trial() -> None:
 
 
 def test_huge_learning_rate_fails_the_trial() -> None:
-    outcome = training.run_trial(
+    outcome = run_trial(
         trial_config(epochs=3, name="sgd", learning_rate=1e6), separable("regression"),
         "dev_loss", seed=0, should_prune=never, listeners=[],
     )
@@ -618,7 +621,7 @@ def test_f1_objective_is_measured_every_epoch_and_can_prune() -> None:
         reported.append((epoch, value))
         return epoch == 2
 
-    outcome = training.run_trial(trial_config(epochs=3), separable(), "dev_f1", 0, record, [])
+    outcome = run_trial(trial_config(epochs=3), separable(), "dev_f1", 0, record, [])
     assert [epoch for epoch, _ in reported] == [1, 2]
     assert outcome.state == "pruned" and outcome.pruned_epoch == 2
     assert outcome.history["dev_f1"] == [value for _, value in reported]
@@ -627,7 +630,7 @@ def test_f1_objective_is_measured_every_epoch_and_can_prune() -> None:
 
 def test_learning_rate_follows_the_schedule() -> None:
     config = trial_config(epochs=3, learning_rate=0.1, schedule="exponential", decay_rate=0.5)
-    outcome = training.run_trial(config, separable(), "dev_loss", 0, never, [])
+    outcome = run_trial(config, separable(), "dev_loss", 0, never, [])
     assert outcome.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
 
 

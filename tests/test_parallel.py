@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from autodl import parallel
 from autodl.errors import AutodlError
+from autodl.search import workers as parallel
 from tests.test_search import make_spec, new_study
 
 

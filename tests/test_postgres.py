@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autodl import search
+from autodl.search.loop import optimize
+from autodl.search.study import open_study
 from autodl.spec import load_spec
 from tests.conftest import REPO, minimal_spec
 from tests.test_search import by_filters, curve_objective, make_spec
@@ -42,9 +43,9 @@ def postgres() -> str:
 def test_two_searches_share_one_study_on_postgres(postgres: str, write_spec: Callable[..., Path]) -> None:
     spec = make_spec(write_spec, trials=5, pruner={"name": "none"})
     spec = spec.with_overrides(name=f"pg-{uuid.uuid4().hex[:8]}")
-    first = search.optimize(spec.with_overrides(**{"search.trials": 3}), search.open_study(spec, postgres),
+    first = optimize(spec.with_overrides(**{"search.trials": 3}), open_study(spec, postgres),
                             curve_objective(by_filters), [], lambda t, o: None)
-    second = search.optimize(spec, search.open_study(spec, postgres), curve_objective(by_filters), [],
+    second = optimize(spec, open_study(spec, postgres), curve_objective(by_filters), [],
                              lambda t, o: None)
     assert (first.ran, second.ran) == (3, 2)
     import optuna
@@ -62,7 +63,7 @@ def test_three_worker_processes_run_exactly_the_requested_trials_on_postgres(
     path = write_spec(minimal_spec(name=name, model=SMALL_GRID | {"dropout": {"float": [0.0, 0.5]}},
                                    training={"epochs": 2}, tracking={"enabled": False},
                                    search={"trials": 10, "pruner": {"name": "none"}}))
-    search.open_study(load_spec(path), postgres)
+    open_study(load_spec(path), postgres)
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_worker, args=(str(path), postgres, 0.05)) for _ in range(3)]
     for process in workers:

@@ -11,9 +11,9 @@ import PIL.Image
 import pytest
 from typer.testing import CliRunner
 
-from autodl import predict
 from autodl.cli import app
 from autodl.errors import DataError
+from autodl.export import predict
 
 IMAGE = {"kind": "image", "name": "inputs", "dtype": "float32", "shape": [4, 6, 1],
          "color_mode": "grayscale"}

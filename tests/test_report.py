@@ -17,19 +17,22 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from autodl import plots, search
 from autodl.cli import app
-from autodl.diagnostics import diagnose
 from autodl.outcome import TrialOutcome
-from autodl.space import describe
-from autodl.spec import Spec, load_spec
-from autodl.study_report import (
+from autodl.report import plots
+from autodl.report.study import (
     MIN_IMPORTANCE_TRIALS,
     gather,
     importances,
     stage_distributions,
     top_trials,
 )
+from autodl.results.diagnosis import diagnose
+from autodl.search.loop import optimize
+from autodl.search.stages import stage_spaces
+from autodl.search.study import best_trial, count_states, open_study
+from autodl.spec import Spec, load_spec
+from autodl.spec.space import describe
 from tests.conftest import minimal_spec
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -71,8 +74,8 @@ def objective(config: dict[str, dict[str, Any]], seed: int, should_prune: Any, l
 
 def searched(spec: Spec, tmp_path: Path) -> optuna.Study:
     """The study a search of ``spec`` with the fake objective leaves behind."""
-    study = search.open_study(spec, f"sqlite:///{tmp_path / 'optuna.db'}")
-    search.optimize(spec, study, objective, [], lambda trial, outcome: None)
+    study = open_study(spec, f"sqlite:///{tmp_path / 'optuna.db'}")
+    optimize(spec, study, objective, [], lambda trial, outcome: None)
     return study
 
 
@@ -106,7 +109,7 @@ def test_stage_spaces_with_and_without_the_spec(coarse_to_fine: Searched) -> Non
     spec, study = coarse_to_fine.spec, coarse_to_fine.study
     with_spec = stage_distributions(study, spec)
     described = {k: {n: describe(d) for n, d in s.items()} for k, s in with_spec.items()}
-    assert described == search.stage_spaces(spec, study)
+    assert described == stage_spaces(spec, study)
     assert set(with_spec) == {1, 2}
     without = stage_distributions(study, None)
     assert {n: describe(d) for n, d in without[1].items()} == {
@@ -170,7 +173,7 @@ def test_top_trials_rank_feasible_ones_first(coarse_to_fine: Searched) -> None:
     assert "infeasible" in states and states == sorted(states, key=lambda s: s == "infeasible")
     feasible = [row.value for row in rows if row.state == "complete"]
     assert feasible == sorted(feasible, reverse=True)
-    assert rows[0].number == search.best_trial(study).number
+    assert rows[0].number == best_trial(study).number
     assert rows[0].epochs == 4 and rows[0].params["optimizer.learning_rate"] > 0
     assert [row.number for row in top_trials(study, 2)] == [row.number for row in rows[:2]]
 
@@ -179,7 +182,7 @@ def test_every_plot_is_a_png_and_skipped_ones_say_why(
     coarse_to_fine: Searched, write_spec: Callable[..., Path], tmp_path: Path,
 ) -> None:
     spec, study = coarse_to_fine.spec, coarse_to_fine.study
-    counts = search.count_states(study)
+    counts = count_states(study)
     assert counts["pruned"] and counts["failed"] and counts["infeasible"], counts
     made = plots.search_plots(study, spec, tmp_path / "plots")
     assert made.skipped == {}
@@ -211,7 +214,7 @@ def test_history_of_failed_trials_only(tmp_path: Path) -> None:
 
 def write_record(folder: Path, study: optuna.Study, spec: Spec) -> dict[str, Any]:
     """A best.json as the end of a search writes it, with a data-mismatch diagnosis."""
-    best = search.best_trial(study)
+    best = best_trial(study)
     diagnosis = diagnose("error = 1 - accuracy", 0.02, 0.03, 0.12, test=0.13)
     record = {"name": spec.name, "trial": best.number, "objective": {"metric": "dev_accuracy"},
               "metrics": {"dev_accuracy": best.value},
@@ -231,7 +234,7 @@ def test_report_of_a_spec_prints_the_tables_and_writes_a_self_contained_page(
     result = runner.invoke(app, ["report", str(coarse_to_fine.path), "--storage", storage, "--top", "3"])
     assert result.exit_code == 0, result.output
     out = result.output
-    counts = search.count_states(study)
+    counts = count_states(study)
     assert out.startswith(
         f"fake in {storage}: maximize dev_accuracy; {counts['complete']} complete "
         f"({counts['infeasible']} infeasible), {counts['pruned']} pruned, {counts['failed']} failed."
@@ -303,7 +306,7 @@ def test_gather_reads_the_objective_from_best_json_without_a_spec(
 ) -> None:
     spec, study = coarse_to_fine.spec, coarse_to_fine.study
     record = write_record(tmp_path / "best", study, spec)
-    report = gather(study, "sqlite:///x.db", None, tmp_path / "best" / "best.json", 5)
+    report = gather(study, "sqlite:///x.db", None, tmp_path / "best", 5)
     assert report.metric == "dev_accuracy" and report.best == record["trial"]
     assert report.diagnosis is not None and report.diagnosis.problems == ["data_mismatch"]
     assert report.searched == ["model.blocks", "model.filters", "model.dropout",

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from autodl.schedules import SCHEDULES, learning_rate
+from autodl.spec.names import SCHEDULES
+from autodl.spec.schedules import learning_rate
 
 
 def cfg(schedule: str, rate: float = 0.5, every: int = 2) -> dict:
@@ -29,7 +30,7 @@ def test_rate_per_epoch(schedule: str, expected: list[float]) -> None:
 
 
 def test_every_schedule_starts_at_the_initial_rate_and_never_grows() -> None:
-    for name in SCHEDULES:
+    for name in SCHEDULES.names:
         rates = [learning_rate(cfg(name, rate=0.9), e, 10) for e in range(10)]
         assert rates[0] == pytest.approx(0.1), name
-        assert all(b <= a + 1e-12 for a, b in zip(rates, rates[1:])), name
+        assert all(b <= a + 1e-12 for a, b in zip(rates, rates[1:], strict=False)), name

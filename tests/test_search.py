@@ -10,9 +10,15 @@ from typing import Any
 import optuna
 import pytest
 
-from autodl import search
+import autodl.search.loop as search_loop
+import autodl.search.study as search_study
 from autodl.errors import AutodlError, StorageError
 from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
+from autodl.search.loop import Objective, optimize
+from autodl.search.pruners import PRUNERS
+from autodl.search.samplers import make_sampler
+from autodl.search.sampling import sample_config, trial_seed
+from autodl.search.study import open_study, recover_orphans, worker_id
 from autodl.spec import Spec, load_spec
 from tests.conftest import minimal_spec
 
@@ -55,7 +61,7 @@ class Recorder:
         self.finished.append((number, outcome.state))
 
 
-def curve_objective(score: Callable[[dict[str, Any]], float]) -> search.Objective:
+def curve_objective(score: Callable[[dict[str, Any]], float]) -> Objective:
     """A fake trainer: dev accuracy climbs towards ``score(config)`` over the epochs."""
 
     def objective(
@@ -86,7 +92,7 @@ def by_filters(config: dict[str, Any]) -> float:
 
 
 def new_study(spec: Spec, tmp_path: Path) -> optuna.Study:
-    return search.open_study(spec, f"sqlite:///{tmp_path / 'study.db'}")
+    return open_study(spec, f"sqlite:///{tmp_path / 'study.db'}")
 
 
 def test_runs_the_requested_trials_and_saves_each_new_best(write_spec, tmp_path) -> None:
@@ -94,7 +100,7 @@ def test_runs_the_requested_trials_and_saves_each_new_best(write_spec, tmp_path)
     study = new_study(spec, tmp_path)
     saved: list[int] = []
     recorder = Recorder()
-    result = search.optimize(spec, study, curve_objective(by_filters), [recorder],
+    result = optimize(spec, study, curve_objective(by_filters), [recorder],
                              lambda trial, outcome: saved.append(trial.number))
     assert result.stop_reason == "reached 6 trials"
     assert result.counts == {"complete": 6, "pruned": 0, "failed": 0, "infeasible": 0}
@@ -106,33 +112,33 @@ def test_runs_the_requested_trials_and_saves_each_new_best(write_spec, tmp_path)
     best = result.best
     assert best is not None and best.value == max(values)
     assert best.user_attrs["config"]["model"]["filters"] == best.params["model.filters"]
-    assert best.user_attrs["seed"] == search.trial_seed(spec.seed, best.number)
+    assert best.user_attrs["seed"] == trial_seed(spec.seed, best.number)
 
 
 def test_resume_counts_the_trials_already_finished(write_spec, tmp_path) -> None:
     spec = make_spec(write_spec, pruner={"name": "none"})
-    first = search.optimize(spec.with_overrides(**{"search.trials": 4}), new_study(spec, tmp_path),
+    first = optimize(spec.with_overrides(**{"search.trials": 4}), new_study(spec, tmp_path),
                             curve_objective(by_filters), [], lambda t, o: None)
     assert first.ran == 4
-    again = search.optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [], lambda t, o: None)
+    again = optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [], lambda t, o: None)
     assert again.ran == 2
     assert len(again.study.trials) == 6
     assert [t.number for t in again.study.trials] == list(range(6))
-    done = search.optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [], lambda t, o: None)
+    done = optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [], lambda t, o: None)
     assert done.ran == 0 and done.stop_reason == "reached 6 trials"
 
 
 def test_random_sampling_depends_only_on_seed_and_trial_number(write_spec, tmp_path) -> None:
     spec = make_spec(write_spec, pruner={"name": "none"})
-    one = search.optimize(spec, search.open_study(spec, f"sqlite:///{tmp_path / 'a.db'}"),
+    one = optimize(spec, open_study(spec, f"sqlite:///{tmp_path / 'a.db'}"),
                           curve_objective(by_filters), [], lambda t, o: None)
-    two = search.optimize(spec.with_overrides(**{"search.trials": 3}),
-                          search.open_study(spec, f"sqlite:///{tmp_path / 'b.db'}"),
+    two = optimize(spec.with_overrides(**{"search.trials": 3}),
+                          open_study(spec, f"sqlite:///{tmp_path / 'b.db'}"),
                           curve_objective(by_filters), [], lambda t, o: None)
-    two = search.optimize(spec, two.study, curve_objective(by_filters), [], lambda t, o: None)
+    two = optimize(spec, two.study, curve_objective(by_filters), [], lambda t, o: None)
     assert [t.params for t in one.study.trials] == [t.params for t in two.study.trials]
     reseeded = spec.with_overrides(seed=1)
-    other = search.optimize(reseeded, search.open_study(reseeded, f"sqlite:///{tmp_path / 'c.db'}"),
+    other = optimize(reseeded, open_study(reseeded, f"sqlite:///{tmp_path / 'c.db'}"),
                             curve_objective(by_filters), [], lambda t, o: None)
     assert [t.params for t in other.study.trials] != [t.params for t in one.study.trials]
     assert len({str(t.params) for t in one.study.trials}) == 6
@@ -141,7 +147,7 @@ def test_random_sampling_depends_only_on_seed_and_trial_number(write_spec, tmp_p
 def test_median_pruner_stops_bad_trials_after_warmup(write_spec, tmp_path) -> None:
     spec = make_spec(write_spec, trials=12, pruner={"name": "median", "warmup_epochs": 2, "startup_trials": 3})
     recorder = Recorder()
-    result = search.optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [recorder],
+    result = optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [recorder],
                              lambda t, o: None)
     pruned = [t for t in result.study.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned, "some low-filter trials are pruned"
@@ -153,11 +159,11 @@ def test_median_pruner_stops_bad_trials_after_warmup(write_spec, tmp_path) -> No
     assert result.counts["pruned"] == len(pruned)
 
 
-@pytest.mark.parametrize("name", list(search.PRUNERS))
+@pytest.mark.parametrize("name", list(PRUNERS))
 def test_every_pruner_by_name(name: str, write_spec, tmp_path) -> None:
     spec = make_spec(write_spec, trials=8, pruner={"name": name, "warmup_epochs": 1, "startup_trials": 2})
     study = new_study(spec, tmp_path)
-    result = search.optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None)
+    result = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None)
     assert sum(result.counts.values()) == 8
     assert type(study.pruner).__name__ == {
         "none": "NopPruner", "median": "MedianPruner", "percentile": "PercentilePruner",
@@ -167,8 +173,8 @@ def test_every_pruner_by_name(name: str, write_spec, tmp_path) -> None:
 
 
 def test_warmup_protects_early_epochs_with_ask_tell() -> None:
-    spec_pruner = search.PRUNERS["median"]
-    from autodl.spec import PrunerSpec
+    spec_pruner = PRUNERS["median"]
+    from autodl.spec.sections import PrunerSpec
 
     pruner = spec_pruner(PrunerSpec(warmup_epochs=2, startup_trials=1), None)  # type: ignore[arg-type]
     study = optuna.create_study(direction="maximize", pruner=pruner)
@@ -193,7 +199,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(write_spec, tmp_path
             raise ValueError("Negative dimension size caused by subtracting 3 from 2")
         return base(config, seed, should_prune, listeners, suggest)
 
-    result = search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
+    result = optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
     failed = [t for t in result.study.trials if t.state == optuna.trial.TrialState.FAIL]
     assert failed and result.counts["failed"] == len(failed)
     assert failed[0].user_attrs["fail_reason"] == (
@@ -209,7 +215,7 @@ def test_a_search_that_only_fails_stops_with_the_reason(write_spec, tmp_path) ->
         return TrialOutcome("failed", reason="loss became nan at epoch 1")
 
     with pytest.raises(AutodlError, match=r"The last 5 trials all failed; the latest with: loss became nan at epoch 1"):
-        search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
+        optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
 
 
 def test_ctrl_c_fails_the_running_trial_and_keeps_the_rest(write_spec, tmp_path) -> None:
@@ -223,7 +229,7 @@ def test_ctrl_c_fails_the_running_trial_and_keeps_the_rest(write_spec, tmp_path)
         return base(config, seed, should_prune, listeners, suggest)
 
     calls: list[int] = []
-    result = search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
+    result = optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
     assert result.stop_reason == "interrupted"
     assert result.ran == 4
     assert result.counts == {"complete": 3, "pruned": 0, "failed": 1, "infeasible": 0}
@@ -233,16 +239,16 @@ def test_ctrl_c_fails_the_running_trial_and_keeps_the_rest(write_spec, tmp_path)
 def test_timeout_stops_before_the_next_trial(write_spec, tmp_path, monkeypatch) -> None:
     spec = make_spec(write_spec, pruner={"name": "none"}, timeout=10)
     clock = iter(range(0, 1000, 4))
-    monkeypatch.setattr(search.time, "monotonic", lambda: next(clock))
-    result = search.optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [], lambda t, o: None)
+    monkeypatch.setattr(search_loop.time, "monotonic", lambda: next(clock))
+    result = optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [], lambda t, o: None)
     assert result.stop_reason == "timeout of 10 s"
     assert 0 < result.ran < 6
 
 
 def test_sample_config_fills_fixed_and_searched_values(write_spec) -> None:
     spec = make_spec(write_spec)
-    trial = optuna.create_study(sampler=search.make_sampler(spec)).ask()
-    sample = search.sample_config(spec, trial)
+    trial = optuna.create_study(sampler=make_sampler(spec)).ask()
+    sample = sample_config(spec, trial)
     config = sample.config
     assert config["model"]["family"] == "cnn"
     assert config["model"]["filters"] in (16, 32, 64)
@@ -274,11 +280,11 @@ def conditional_spec(write_spec) -> Spec:
 
 def test_inactive_parameters_are_neither_sampled_nor_logged(write_spec) -> None:
     spec = conditional_spec(write_spec)
-    study = optuna.create_study(sampler=search.make_sampler(spec))
+    study = optuna.create_study(sampler=make_sampler(spec))
     seen = {"sgd": 0, "adam": 0, "simple": 0, "other": 0}
     for _ in range(60):
         trial = study.ask()
-        sample = search.sample_config(spec, trial)
+        sample = sample_config(spec, trial)
         name = sample.config["optimizer"]["name"]
         seen[name] += 1
         if name == "sgd":
@@ -312,7 +318,7 @@ def test_study_with_another_direction_is_refused(write_spec, tmp_path) -> None:
 def test_unreachable_database_is_a_clear_error(write_spec) -> None:
     spec = make_spec(write_spec)
     with pytest.raises(StorageError) as info:
-        search.open_study(spec, "postgresql://autodl:s3cret@127.0.0.1:1/nowhere")
+        open_study(spec, "postgresql://autodl:s3cret@127.0.0.1:1/nowhere")
     message = str(info.value)
     assert message.startswith("Cannot open the study storage postgresql://autodl:***@127.0.0.1:1/nowhere")
     assert "s3cret" not in message
@@ -320,16 +326,16 @@ def test_unreachable_database_is_a_clear_error(write_spec) -> None:
 
 
 def test_trial_seeds_differ_and_are_stable() -> None:
-    seeds = [search.trial_seed(0, n) for n in range(100)]
+    seeds = [trial_seed(0, n) for n in range(100)]
     assert len(set(seeds)) == 100 and all(0 <= s < 2**31 for s in seeds)
-    assert search.trial_seed(0, 5) == search.trial_seed(0, 5) != search.trial_seed(1, 5)
+    assert trial_seed(0, 5) == trial_seed(0, 5) != trial_seed(1, 5)
     assert not math.isnan(seeds[0])
 
 
 def test_missing_database_driver_says_what_to_install(write_spec) -> None:
     spec = make_spec(write_spec)
     with pytest.raises(StorageError) as info:
-        search.open_study(spec, "mysql://root:pw@127.0.0.1/test")
+        open_study(spec, "mysql://root:pw@127.0.0.1/test")
     assert str(info.value) == (
         "Cannot open the study storage mysql://root:***@127.0.0.1/test: its database driver "
         "'MySQLdb' is not installed. Install it (for PostgreSQL: pip install 'autodl[postgres]')."
@@ -347,7 +353,7 @@ def test_constraints_keep_infeasible_trials_out_of_the_best(write_spec, tmp_path
 
     saved: list[int] = []
     recorder = Recorder()
-    result = search.optimize(spec, new_study(spec, tmp_path), objective, [recorder],
+    result = optimize(spec, new_study(spec, tmp_path), objective, [recorder],
                              lambda trial, outcome: saved.append(trial.number))
     trials = result.study.trials
     infeasible = [t for t in trials if t.params["model.filters"] == 64]
@@ -369,7 +375,7 @@ def test_max_failed_trials_comes_from_the_spec(write_spec, tmp_path) -> None:
         return TrialOutcome("failed", reason="loss became nan at epoch 1")
 
     with pytest.raises(AutodlError, match=r"^The last 2 trials all failed"):
-        search.optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
+        optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
 
 
 def test_trials_left_running_by_a_dead_process_are_failed_and_queued_again(write_spec, tmp_path) -> None:
@@ -378,23 +384,23 @@ def test_trials_left_running_by_a_dead_process_are_failed_and_queued_again(write
 
     spec = make_spec(write_spec, pruner={"name": "none"})
     study = new_study(spec, tmp_path)
-    search.optimize(spec.with_overrides(**{"search.trials": 2}), study, curve_objective(by_filters), [],
+    optimize(spec.with_overrides(**{"search.trials": 2}), study, curve_objective(by_filters), [],
                     lambda t, o: None)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     orphan = study.ask()
-    params = search.sample_config(spec, orphan).params
-    orphan.set_user_attr("worker", f"{search.socket.gethostname()}:{dead.pid}")
+    params = sample_config(spec, orphan).params
+    orphan.set_user_attr("worker", f"{search_study.socket.gethostname()}:{dead.pid}")
     alive = study.ask()
-    alive.set_user_attr("worker", search.worker_id())
+    alive.set_user_attr("worker", worker_id())
     elsewhere = study.ask()
     elsewhere.set_user_attr("worker", "another-host:1")
 
-    assert search.recover_orphans(study) == [orphan.number]
+    assert recover_orphans(study) == [orphan.number]
     states = {t.number: t.state for t in study.trials}
     assert states[orphan.number] == optuna.trial.TrialState.FAIL
     assert states[alive.number] == states[elsewhere.number] == optuna.trial.TrialState.RUNNING
     retry = study.ask()
     assert retry.user_attrs["retry_of"] == orphan.number
     assert "died before it finished" in retry.user_attrs["retry_reason"]
-    assert search.sample_config(spec, retry).params == params
+    assert sample_config(spec, retry).params == params

@@ -14,11 +14,16 @@ from typing import Any
 import optuna
 import pytest
 
-from autodl import search, space
+import autodl.search.study as search_study
 from autodl.errors import SpecError
 from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
-from autodl.spec import PrunerSpec, load_spec
-from autodl.stores import study_lock
+from autodl.runtime.stores import study_lock
+from autodl.search.loop import optimize
+from autodl.search.pruners import PRUNERS
+from autodl.search.samplers import grid_size
+from autodl.search.study import open_study
+from autodl.spec import load_spec, space
+from autodl.spec.sections import PrunerSpec
 from tests.conftest import minimal_spec
 from tests.test_search import by_filters, curve_objective, make_spec, new_study
 
@@ -53,8 +58,8 @@ def test_grid_values_follow_each_scale() -> None:
 
 def test_grid_tries_every_point_once_and_says_so(write_spec, tmp_path) -> None:
     spec = grid_spec(write_spec, trials=10)
-    assert search.grid_size(spec) == 4
-    result = search.optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [],
+    assert grid_size(spec) == 4
+    result = optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [],
                              lambda t, o: None)
     assert result.stop_reason == "tried every point of the grid (4)"
     points = sorted((t.params["model.blocks"], t.params["model.filters"]) for t in result.study.trials)
@@ -63,7 +68,7 @@ def test_grid_tries_every_point_once_and_says_so(write_spec, tmp_path) -> None:
 
 def test_grid_stops_at_the_trial_budget_first(write_spec, tmp_path) -> None:
     spec = grid_spec(write_spec, trials=3)
-    result = search.optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [],
+    result = optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [],
                              lambda t, o: None)
     assert result.stop_reason == "reached 3 trials"
     assert len({str(t.params) for t in result.study.trials}) == 3
@@ -80,7 +85,7 @@ def test_grid_refuses_a_custom_model(write_spec, tmp_path) -> None:
 def test_patient_pruner_asks_the_wrapped_one_only_once_the_objective_falls_back() -> None:
     spec_pruner = PrunerSpec(name="patient", wraps="median", patience=2, warmup_epochs=0,
                              startup_trials=1)
-    pruner = search.PRUNERS["patient"](spec_pruner, None)  # type: ignore[arg-type]
+    pruner = PRUNERS["patient"](spec_pruner, None)  # type: ignore[arg-type]
     study = optuna.create_study(direction="maximize", pruner=pruner)
     good = study.ask()
     for epoch in range(1, 8):
@@ -96,7 +101,7 @@ def test_patient_pruner_asks_the_wrapped_one_only_once_the_objective_falls_back(
 
 def test_max_epochs_stops_the_search_and_says_so(write_spec, tmp_path) -> None:
     spec = make_spec(write_spec, trials=20, max_epochs=15, pruner={"name": "none"})
-    result = search.optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [],
+    result = optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [],
                              lambda t, o: None)
     assert result.ran == 3
     assert result.stop_reason == "spent the budget of 15 epochs (18 trained)"
@@ -105,7 +110,7 @@ def test_max_epochs_stops_the_search_and_says_so(write_spec, tmp_path) -> None:
 def _worker(spec_path: str, storage: str, delay: float) -> None:
     """One worker process sharing the study, with a slow fake objective."""
     spec = load_spec(Path(spec_path))
-    study = search.open_study(spec, storage)
+    study = open_study(spec, storage)
     base = curve_objective(by_filters)
 
     def slow(config: dict[str, Any], seed: int, should_prune: PruneCheck,
@@ -113,7 +118,7 @@ def _worker(spec_path: str, storage: str, delay: float) -> None:
         time.sleep(delay)
         return base(config, seed, should_prune, listeners, suggest)
 
-    search.optimize(spec, study, slow, [], lambda t, o: None,
+    optimize(spec, study, slow, [], lambda t, o: None,
                     lock=lambda: study_lock(storage, spec.name))
 
 
@@ -122,7 +127,7 @@ def test_workers_sharing_a_study_run_exactly_the_requested_trials(write_spec, tm
                                    training={"epochs": 2}, tracking={"enabled": False},
                                    search={"trials": 9, "pruner": {"name": "none"}}))
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    search.open_study(load_spec(path), storage)
+    open_study(load_spec(path), storage)
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_worker, args=(str(path), storage, 0.05)) for _ in range(3)]
     for process in workers:
@@ -139,8 +144,8 @@ def test_workers_sharing_a_study_run_exactly_the_requested_trials(write_spec, tm
 def test_a_trial_whose_remote_worker_stopped_beating_is_failed_and_queued(
     write_spec, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(search, "HEARTBEAT_S", 1)
-    monkeypatch.setattr(search, "GRACE_S", 1)
+    monkeypatch.setattr(search_study, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(search_study, "GRACE_S", 1)
     spec = make_spec(write_spec, trials=3, pruner={"name": "none"})
     study = new_study(spec, tmp_path)
     lost = study.ask()
@@ -148,7 +153,7 @@ def test_a_trial_whose_remote_worker_stopped_beating_is_failed_and_queued(
     lost.suggest_int("model.blocks", 1, 3)
     study._storage.record_heartbeat(lost._trial_id)
     time.sleep(2.5)
-    result = search.optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None)
+    result = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None)
     frozen = result.study.trials
     assert frozen[0].state == optuna.trial.TrialState.FAIL
     retry = [t for t in frozen if t.user_attrs.get("retry_of") == 0]
@@ -160,9 +165,9 @@ def test_a_trial_whose_remote_worker_stopped_beating_is_failed_and_queued(
 def test_a_process_share_ends_the_loop_with_budget_left(write_spec, tmp_path) -> None:
     spec = make_spec(write_spec, trials=5, pruner={"name": "none"})
     study = new_study(spec, tmp_path)
-    first = search.optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None,
+    first = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None,
                             max_trials=2)
     assert (first.ran, first.stop_reason) == (2, "ran 2 trials in this process")
-    rest = search.optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None,
+    rest = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None,
                            max_trials=4)
     assert (rest.ran, rest.stop_reason) == (3, "reached 5 trials")

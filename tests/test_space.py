@@ -8,8 +8,8 @@ import numpy as np
 import optuna
 import pytest
 
-from autodl import space
-from autodl.space import Choice, FloatRange, IntRange, ValueKind
+from autodl.spec import space
+from autodl.spec.space import Choice, FloatRange, IntRange, ValueKind
 
 FLOAT = ValueKind(float)
 INT = ValueKind(int, minimum=1)

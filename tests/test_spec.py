@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from autodl.errors import SpecError
-from autodl.space import Choice, FloatRange, IntRange
 from autodl.spec import load_spec
+from autodl.spec.space import Choice, FloatRange, IntRange
 from tests.conftest import REPO, minimal_spec
 
 SPACES = sorted((REPO / "search_spaces").glob("*.yaml"))

@@ -9,9 +9,12 @@ from pathlib import Path
 import optuna
 import pytest
 
-from autodl import search, space, stages
-from autodl.space import Choice, FloatRange, IntRange
-from autodl.spec import Spec, load_spec
+from autodl.search import stages
+from autodl.search.loop import optimize
+from autodl.search.stages import stage_spaces
+from autodl.search.study import open_study
+from autodl.spec import Spec, load_spec, space
+from autodl.spec.space import Choice, FloatRange, IntRange
 from tests.conftest import minimal_spec
 from tests.test_search import curve_objective
 
@@ -76,10 +79,10 @@ def near_1e3(config: dict) -> float:
 
 def test_later_stages_sample_inside_the_zoomed_ranges(write_spec, tmp_path: Path) -> None:
     spec = c2f_spec(write_spec)
-    study = search.open_study(spec, f"sqlite:///{tmp_path / 's.db'}")
-    result = search.optimize(spec, study, curve_objective(near_1e3), [], lambda t, o: None)
+    study = open_study(spec, f"sqlite:///{tmp_path / 's.db'}")
+    result = optimize(spec, study, curve_objective(near_1e3), [], lambda t, o: None)
     assert result.counts["complete"] == 24
-    spaces = search.stage_spaces(spec, study)
+    spaces = stage_spaces(spec, study)
     assert set(spaces) == {1, 2, 3}
     second = space.from_raw(study.user_attrs["stage_2_space"]["optimizer.learning_rate"])
     third = space.from_raw(study.user_attrs["stage_3_space"]["optimizer.learning_rate"])
@@ -108,10 +111,10 @@ def test_later_stages_sample_inside_the_zoomed_ranges(write_spec, tmp_path: Path
 def test_a_resumed_search_reuses_the_stored_stage_space(write_spec, tmp_path: Path) -> None:
     spec = c2f_spec(write_spec)
     url = f"sqlite:///{tmp_path / 's.db'}"
-    search.optimize(spec.with_overrides(**{"search.trials": 10}), search.open_study(spec, url),
+    optimize(spec.with_overrides(**{"search.trials": 10}), open_study(spec, url),
                     curve_objective(near_1e3), [], lambda t, o: None)
     stored = optuna.load_study(study_name="tiny", storage=url).user_attrs["stage_2_space"]
-    search.optimize(spec, search.open_study(spec, url), curve_objective(near_1e3), [], lambda t, o: None)
+    optimize(spec, open_study(spec, url), curve_objective(near_1e3), [], lambda t, o: None)
     study = optuna.load_study(study_name="tiny", storage=url)
     assert study.user_attrs["stage_2_space"] == stored
     assert len(study.trials) == 24

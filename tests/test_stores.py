@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autodl.stores import (
+from autodl.runtime.stores import (
     absolute,
     default_storage,
     mask_url,
@@ -52,12 +52,13 @@ def test_sqlite_urls_are_made_absolute(project: Path) -> None:
 
 
 def test_two_folders_get_two_mlflow_stores(tmp_path: Path, monkeypatch) -> None:
-    from autodl.tracking import MlflowTracker
+    from autodl.search import SearchStart
+    from autodl.tracking.runs import MlflowTracker
 
     for name in ("one", "two"):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
         tracker = MlflowTracker("sqlite:///mlruns/mlflow.db")
-        tracker.start_search(f"exp-{name}", "", {}, None)
+        tracker.search_started(SearchStart(f"exp-{name}", "", {}, total=1, done=0))
         assert (tmp_path / name / "mlruns" / "mlflow.db").is_file()
         assert sorted(e.name for e in tracker.client.search_experiments()) == ["Default", f"exp-{name}"]

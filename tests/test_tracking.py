@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from autodl.diagnostics import diagnose
 from autodl.errors import TrackingError
 from autodl.outcome import TrialOutcome
-from autodl.tracking import MlflowTracker, NullTracker, open_tracker
+from autodl.results.diagnosis import diagnose
+from autodl.search import SearchEnd, SearchStart
+from autodl.tracking.runs import MlflowTracker, NullTracker, open_tracker
 from tests.conftest import mlflow_store
+
+
+def start(tracker: MlflowTracker | NullTracker, name: str, text: str = "", tags: dict | None = None,
+          resume: str | None = None) -> str | None:
+    """Open the parent run as a search does; return its id."""
+    tracker.search_started(SearchStart(name, text, tags or {}, total=1, done=0, resume_run_id=resume))
+    return tracker.parent_run_id
 
 
 def test_parent_and_nested_trial_runs(project: Path) -> None:
@@ -19,9 +27,7 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
 
     uri = "sqlite:///mlruns/mlflow.db"
     tracker = MlflowTracker(uri)
-    parent = tracker.start_search(
-        "exp", "name: exp\n", {"storage": "postgresql://u:secret@h/db", "task": "binary"}, None
-    )
+    parent = start(tracker, "exp", "name: exp\n", {"storage": "postgresql://u:secret@h/db", "task": "binary"})
     on_epoch = tracker.trial_started(0, {"model.units": 32, "optimizer.name": "adam"}, seed=7, tags={"stage": "2"})
     for epoch, value in enumerate([0.6, 0.7, 0.8], start=1):
         on_epoch(epoch, {"dev_accuracy": value, "loss": 1 - value})
@@ -34,7 +40,9 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     tracker.trial_finished(2, TrialOutcome("failed", reason="loss became nan at epoch 1"))
     best = {"trial": 0, "metrics": {"dev_accuracy": 0.8}, "hyperparameters": {"model.units": 32}}
     diagnosis = diagnose("error = 1 - accuracy", 0.01, 0.09, 0.10)
-    tracker.end_search(best, diagnosis, {"complete": 1, "pruned": 1, "failed": 1}, {1: {"model.units": "int [8, 64]"}, 2: {"model.units": "int [16, 40]"}}, None, "FINISHED")
+    stages = {1: {"model.units": "int [8, 64]"}, 2: {"model.units": "int [16, 40]"}}
+    tracker.search_ended(SearchEnd("FINISHED", {"complete": 1, "pruned": 1, "failed": 1}, stages, best,
+                                   diagnosis.metrics(), diagnosis.verdict, diagnosis.report()))
 
     client = MlflowClient(mlflow_store())
     experiment = client.get_experiment_by_name("exp")
@@ -73,13 +81,13 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
 def test_resumed_search_reopens_the_parent_run(project: Path) -> None:
     uri = "sqlite:///mlruns/mlflow.db"
     first = MlflowTracker(uri)
-    parent = first.start_search("exp", "name: exp\n", {}, None)
-    first.end_search(None, None, {}, {}, None, "KILLED")
+    parent = start(first, "exp", "name: exp\n")
+    first.search_ended(SearchEnd("KILLED"))
     second = MlflowTracker(uri)
-    assert second.start_search("exp", "name: exp\n", {}, parent) == parent
+    assert start(second, "exp", "name: exp\n", resume=parent) == parent
     assert second.client.get_run(parent).info.status == "RUNNING"
     third = MlflowTracker(uri)
-    assert third.start_search("exp", "name: exp\n", {}, "0123456789abcdef") != parent
+    assert start(third, "exp", "name: exp\n", resume="0123456789abcdef") != parent
 
 
 def test_plots_are_logged_once_beside_the_best_model(project: Path) -> None:
@@ -93,9 +101,10 @@ def test_plots_are_logged_once_beside_the_best_model(project: Path) -> None:
     (export / "plots" / "optimization_history.png").write_bytes(b"png")
     (export / ".lock").write_text("")
     tracker = MlflowTracker("sqlite:///mlruns/mlflow.db")
-    parent = tracker.start_search("exp", "name: exp\n", {}, None)
+    parent = start(tracker, "exp", "name: exp\n")
     best = {"trial": 0, "metrics": {"dev_accuracy": 0.8}, "hyperparameters": {}}
-    tracker.end_search(best, None, {"complete": 1}, {}, export, "FINISHED", export / "plots")
+    tracker.search_ended(SearchEnd("FINISHED", {"complete": 1}, best=best, folder=export,
+                                   plots=export / "plots"))
 
     client = MlflowClient(mlflow_store())
 
@@ -123,8 +132,8 @@ def test_unreachable_server_fails_fast_with_a_clear_message() -> None:
 def test_disabled_tracking_is_a_null_tracker() -> None:
     tracker = open_tracker(False, "http://127.0.0.1:9")
     assert isinstance(tracker, NullTracker)
-    tracker.start_search("x", "", {}, None)
+    start(tracker, "x")
     tracker.trial_started(0, {}, 0, {})(1, {"loss": 1.0})
     tracker.trial_finished(0, TrialOutcome("complete", value=1.0))
-    tracker.end_search(None, None, {}, {}, None, "FINISHED")
+    tracker.search_ended(SearchEnd("FINISHED"))
     assert tracker.parent_run_id is None

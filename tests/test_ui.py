@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from autodl.tracking import MlflowTracker
+from autodl.search import SearchEnd, SearchStart
+from autodl.tracking.runs import MlflowTracker
 
 pytestmark = pytest.mark.slow
 
@@ -27,8 +28,9 @@ def _free_port() -> int:
 
 def test_ui_serves_the_store_over_rest(project: Path) -> None:
     tracker = MlflowTracker("sqlite:///mlruns/mlflow.db")
-    parent = tracker.start_search("ui-check", "name: ui-check\n", {}, None)
-    tracker.end_search(None, None, {"complete": 0}, {}, None, "FINISHED")
+    tracker.search_started(SearchStart("ui-check", "name: ui-check\n", {}, total=1, done=0))
+    parent = tracker.parent_run_id
+    tracker.search_ended(SearchEnd("FINISHED", {"complete": 0}))
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     server = subprocess.Popen(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Union
 
 import numpy as np
 
@@ -11,9 +13,17 @@ from autodl.data.series import SeriesData
 from autodl.data.sources import SourceRef, read, read_series_source, resolve
 from autodl.data.splits import split_by_files, split_indices, take
 from autodl.errors import DataError
-from autodl.spec import DataSpec
+from autodl.spec.sections import DataSpec
 
-__all__ = ["Dataset", "SeriesData", "Split", "load_dataset", "resolve", "SourceRef"]
+__all__ = [
+    "DataFor", "Dataset", "Loaded", "SeriesData", "SourceRef", "Split", "for_config", "load_dataset",
+    "resolve",
+]
+
+Loaded = Union[Dataset, SeriesData]
+"""What ``load_dataset`` returns: split examples, or a split series cut into windows per trial."""
+DataFor = Callable[[dict[str, Any]], Dataset]
+"""The data one sampled configuration trains on."""
 
 
 def encode_labels(labels: np.ndarray, task: str, source: str) -> tuple[Task, np.ndarray, tuple[str, ...]]:
@@ -93,3 +103,18 @@ def load_dataset(spec: DataSpec, base_dir: Path, seed: int) -> Dataset | SeriesD
     else:
         indices = split_indices(y, spec.split.fractions(), task, seed)
     return Dataset(raw.name, raw.kind, task, take(raw.x, y, indices, raw.stream), names)
+
+
+def for_config(loaded: Loaded, config: dict[str, Any]) -> Dataset:
+    """The data a sampled configuration trains on: a time series cut into its ``data.window``."""
+    if isinstance(loaded, SeriesData):
+        return loaded.windows(config["data"]["window"])
+    return loaded
+
+
+def representative(loaded: Loaded, windows: list[int]) -> Dataset:
+    """The data checked and described before any trial: a series cut into the shortest of the
+    ``windows`` the space allows."""
+    if isinstance(loaded, SeriesData):
+        return loaded.windows(min(windows))
+    return loaded

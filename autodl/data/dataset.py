@@ -101,4 +101,14 @@ class Dataset:
         if self.task == "regression":
             return {}
         counts = np.bincount(self.train.y.astype(int), minlength=self.num_classes)
-        return {name: float(c) / len(self.train) for name, c in zip(self.class_names, counts)}
+        return {name: float(c) / len(self.train) for name, c in zip(self.class_names, counts, strict=True)}
+
+    def describe(self) -> str:
+        """One line: source, kind, task, split sizes and class balance."""
+        sizes = ", ".join(f"{k} {v}" for k, v in self.sizes().items())
+        balance = self.class_balance()
+        classes = ""
+        if balance:
+            shown = ", ".join(f"{k}: {v:.0%}" for k, v in list(balance.items())[:10])
+            classes = f"; {len(balance)} classes in train ({shown}{', ...' if len(balance) > 10 else ''})"
+        return f"data {self.name}: {self.kind}, {self.task}; {sizes}{classes}"

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from autodl.data.dataset import Split
+from autodl.errors import DataError
 
 SHUFFLE_BUFFER = 10_000
 _cached: dict[int, tuple[Split, Any]] = {}
@@ -77,7 +78,8 @@ def _examples(split: Split) -> Any:
     if key not in _cached:
         import tensorflow as tf
 
-        assert split.stream is not None
+        if split.stream is None:
+            raise DataError("A split without a stream was handed to the streamed input pipeline.")
         pairs = tf.data.Dataset.zip(
             split.stream.dataset(split.x), tf.data.Dataset.from_tensor_slices(np.asarray(split.y))
         )

@@ -9,7 +9,7 @@ import numpy as np
 from autodl.data.dataset import RawData
 from autodl.data.streams import ImageStream, image_header, should_stream
 from autodl.errors import DataError
-from autodl.log import logger
+from autodl.runtime.log import logger
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 PIL_MODES = {"rgb": "RGB", "grayscale": "L"}
@@ -73,7 +73,7 @@ def decode_image(file: Path, mode: str, image_size: tuple[int, int] | None) -> n
 def _check_same_size(images: list[np.ndarray], files: list[Path]) -> None:
     """Without ``image_size`` every image must have the first one's height and width."""
     first = images[0].shape[:2]
-    for image, file in zip(images, files):
+    for image, file in zip(images, files, strict=True):
         if image.shape[:2] != first:
             raise DataError(
                 f"{file}: this image is {image.shape[0]}x{image.shape[1]} (height x width) but "

@@ -59,7 +59,7 @@ class SeriesData:
         """Cut ``values`` in time: train first, then train-dev, dev and test."""
         sizes = allocate(len(values), [fractions[s] for s in SPLITS])
         edges = np.cumsum([0, *sizes])
-        bounds = {s: (int(a), int(b)) for s, a, b in zip(SPLITS, edges[:-1], edges[1:])}
+        bounds = {s: (int(a), int(b)) for s, a, b in zip(SPLITS, edges[:-1], edges[1:], strict=True)}
         return cls(name, values.astype("float32"), bounds, horizon, stride)
 
     def windows(self, window: int) -> Dataset:

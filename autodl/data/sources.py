@@ -13,15 +13,15 @@ from typing import Literal
 
 import numpy as np
 
-from autodl.backend import load_keras
 from autodl.data.arrays import read_npz
 from autodl.data.dataset import RawData
 from autodl.data.images import IMAGE_SUFFIXES, read_image_folder
 from autodl.data.series import SERIES, SERIES_COLUMNS, read_series
 from autodl.data.tables import TABLE_SUFFIXES, read_frame, read_table
 from autodl.errors import DataError
-from autodl.log import logger
-from autodl.spec import DataSpec
+from autodl.runtime.backend import load_keras
+from autodl.runtime.log import logger
+from autodl.spec.sections import DataSpec
 
 TEXT_SUFFIXES = (".txt", ".tsv")
 
@@ -125,8 +125,9 @@ def read(ref: SourceRef, spec: DataSpec) -> RawData:
         return BUILTIN[ref.name]()
     if ref.kind == "keras":
         return _read_keras(ref.name)
-    assert ref.path is not None
     path = ref.path
+    if path is None:
+        raise DataError(f"{ref.name} is neither a built-in set, a Keras dataset nor a file or folder.")
     suffix = path.suffix.lower()
     if path.is_dir():
         if _has_class_folders(path):
@@ -142,7 +143,8 @@ def read(ref: SourceRef, spec: DataSpec) -> RawData:
 
 def read_series_source(ref: SourceRef, spec: DataSpec) -> tuple[np.ndarray, str]:
     """The values of the column ``data.series`` of a built-in series or a table file."""
-    assert spec.series is not None
+    if spec.series is None:
+        raise DataError("data.series names no column to forecast; set it to read a time series.")
     if ref.kind == "builtin" and ref.name in SERIES:
         return read_series(SERIES[ref.name](), spec.series, Path(ref.name)), ref.name
     if ref.path is None or ref.path.suffix.lower() not in TABLE_SUFFIXES:

@@ -6,7 +6,7 @@ import numpy as np
 
 from autodl.data.dataset import SPLITS, Split, Stream, Task
 from autodl.errors import DataError
-from autodl.spec import SplitSpec
+from autodl.spec.sections import SplitSpec
 
 
 def split_indices(
@@ -36,10 +36,10 @@ def split_indices(
     groups = [np.arange(n)] if task == "regression" else [np.flatnonzero(y == c) for c in np.unique(y)]
     table = _balanced_table([len(g) for g in groups], shares, allocate(n, shares))
     parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
-    for members, sizes in zip(groups, table):
+    for members, sizes in zip(groups, table, strict=False):
         shuffled = rng.permutation(members)
         bounds = np.cumsum([0, *sizes])
-        for name, start, stop in zip(SPLITS, bounds[:-1], bounds[1:]):
+        for name, start, stop in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
             parts[name].append(shuffled[start:stop])
     return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
 
@@ -54,11 +54,11 @@ def _balanced_table(counts: list[int], shares: list[float], totals: list[int]) -
     table = [allocate(count, shares) for count in counts]
     while True:
         sums = [sum(row[j] for row in table) for j in range(len(shares))]
-        over = [j for j, (a, b) in enumerate(zip(sums, totals)) if a > b]
+        over = [j for j, (a, b) in enumerate(zip(sums, totals, strict=True)) if a > b]
         if not over:
             return table
         src = over[0]
-        dst = next(j for j, (a, b) in enumerate(zip(sums, totals)) if a < b)
+        dst = next(j for j, (a, b) in enumerate(zip(sums, totals, strict=True)) if a < b)
         for keep in (1, 0):
             movable = [c for c, row in enumerate(table) if row[src] > keep]
             if movable:
@@ -84,7 +84,7 @@ def allocate(count: int, shares: list[float]) -> list[int]:
 
 def _fits(n: int, shares: list[float], n_classes: int) -> bool:
     """Whether ``n`` rows give every used split room for one example of each class."""
-    return all(size >= n_classes for size, share in zip(allocate(n, shares), shares) if share > 0)
+    return all(size >= n_classes for size, share in zip(allocate(n, shares), shares, strict=True) if share > 0)
 
 
 def _check_rarest_class(y: np.ndarray, n_splits: int) -> None:

@@ -17,7 +17,6 @@ import numpy as np
 from autodl.errors import DataError
 
 STREAM_ABOVE_BYTES = 1 << 30
-CHUNK_ROWS = 100_000
 
 
 def should_stream(setting: bool | str, in_memory_bytes: int) -> bool:
@@ -114,71 +113,3 @@ def image_header(file: Path, mode: str) -> tuple[int, int, int]:
     except (OSError, SyntaxError) as exc:
         raise DataError(f"{file}: cannot read this image ({exc}); remove or replace it.") from None
     return height, width, 1 if mode == "L" else 3
-
-
-def stream_table(
-    path: Path, delimiter: str, label: str | None, features: list[str] | None, text: str | None,
-) -> tuple[np.ndarray, TableStream, str]:
-    """Read a large table's labels in chunks, check its feature cells, and set up its stream.
-
-    Returns the labels as text, the stream, and the data kind (``tabular`` or ``text``).
-    """
-    import pandas as pd
-
-    from autodl.data.tables import column, numeric
-
-    try:
-        header = [str(c) for c in pd.read_csv(path, sep=delimiter, nrows=0).columns]
-    except Exception as exc:  # pandas raises many parser-specific types
-        raise DataError(f"{path}: cannot read this table ({exc}).") from None
-    label_name = label or ("label" if "label" in header else header[-1])
-    frame = pd.DataFrame(columns=header)
-    column(frame, label_name, path, "data.label")
-    if text is not None:
-        column(frame, text, path, "data.text")
-        names = [text]
-    else:
-        names = features or [c for c in header if c != label_name]
-        for name in names:
-            column(frame, name, path, "data.features")
-    if not names:
-        raise DataError(f"{path}: no feature columns besides the label {label_name!r}.")
-    labels: list[np.ndarray] = []
-    start = 0
-    for chunk in pd.read_csv(path, sep=delimiter, usecols=[label_name, *names],
-                             chunksize=CHUNK_ROWS, keep_default_na=text is None):
-        chunk.index = range(start, start + len(chunk))
-        empty = np.flatnonzero(chunk[label_name].isna().to_numpy())
-        if len(empty):
-            raise DataError(
-                f"{path}, row {start + int(empty[0]) + 2}: the label column {label_name!r} is "
-                "empty there. Label or drop those rows."
-            )
-        if text is None:
-            for name in names:
-                try:
-                    numeric(chunk[name].reset_index(drop=True), path, name)
-                except DataError as exc:
-                    raise DataError(_shift_rows(str(exc), start)) from None
-        labels.append(chunk[label_name].astype(str).to_numpy())
-        start += len(chunk)
-    rows = start
-    with open(path, "rb") as handle:
-        lines = sum(1 for _ in handle) - 1
-    if lines != rows:
-        raise DataError(
-            f"{path}: {rows} rows hold {lines} lines (quoted cells span lines), which cannot be "
-            "streamed line by line; set data.stream: false to load the table into memory."
-        )
-    positions = tuple(header.index(n) for n in names)
-    stream = TableStream(path, delimiter, positions, rows, text is not None,
-                         () if text is not None else (len(names),))
-    return np.concatenate(labels), stream, "text" if text is not None else "tabular"
-
-
-def _shift_rows(message: str, start: int) -> str:
-    """A chunk's row numbers in a message, as rows of the whole file."""
-    import re
-
-    return re.sub(r"row (\d+) \(line (\d+)",
-                  lambda m: f"row {int(m[1]) + start} (line {int(m[2]) + start}", message)

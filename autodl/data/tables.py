@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import numpy as np
 
 from autodl.data.dataset import RawData
-from autodl.data.streams import should_stream
-from autodl.errors import DataError
-from autodl.log import logger
+from autodl.data.streams import TableStream, should_stream
+from autodl.errors import DataError, first_line
+from autodl.runtime.log import logger
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+CHUNK_ROWS = 100_000
+"""Rows read at a time when a streamed table is checked."""
 
 
 def read_frame(path: Path) -> object:
@@ -24,8 +27,7 @@ def read_frame(path: Path) -> object:
             return pd.read_parquet(path)
         return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
     except Exception as exc:  # pandas and pyarrow raise many parser-specific types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read this table ({first}).") from None
+        raise DataError(f"{path}: cannot read this table ({first_line(exc)}).") from None
 
 
 def column(frame: object, name: str, path: Path, key: str) -> object:
@@ -69,8 +71,6 @@ def read_table(
     keeps only row numbers in memory; its labels and feature cells are checked here, in chunks.
     """
     if path.suffix.lower() != ".parquet" and should_stream(stream, path.stat().st_size):
-        from autodl.data.streams import stream_table
-
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         labels, table, kind = stream_table(path, delimiter, label, features, text)
         logger.info("streaming %d rows from %s through tf.data", len(labels), path)
@@ -96,3 +96,67 @@ def read_table(
         [numeric(column(frame, n, path, "data.features"), path, n) for n in names], axis=1
     )
     return RawData(path.name, "tabular", x, y)
+
+
+def stream_table(
+    path: Path, delimiter: str, label: str | None, features: list[str] | None, text: str | None,
+) -> tuple[np.ndarray, TableStream, str]:
+    """Read a large table's labels in chunks, check its feature cells, and set up its stream.
+
+    Returns the labels as text, the stream, and the data kind (``tabular`` or ``text``).
+    """
+    import pandas as pd
+
+    try:
+        header = [str(c) for c in pd.read_csv(path, sep=delimiter, nrows=0).columns]
+    except Exception as exc:  # pandas raises many parser-specific types
+        raise DataError(f"{path}: cannot read this table ({exc}).") from None
+    label_name = label or ("label" if "label" in header else header[-1])
+    frame = pd.DataFrame(columns=header)
+    column(frame, label_name, path, "data.label")
+    if text is not None:
+        column(frame, text, path, "data.text")
+        names = [text]
+    else:
+        names = features or [c for c in header if c != label_name]
+        for name in names:
+            column(frame, name, path, "data.features")
+    if not names:
+        raise DataError(f"{path}: no feature columns besides the label {label_name!r}.")
+    labels: list[np.ndarray] = []
+    start = 0
+    for chunk in pd.read_csv(path, sep=delimiter, usecols=[label_name, *names],
+                             chunksize=CHUNK_ROWS, keep_default_na=text is None):
+        chunk.index = range(start, start + len(chunk))
+        empty = np.flatnonzero(chunk[label_name].isna().to_numpy())
+        if len(empty):
+            raise DataError(
+                f"{path}, row {start + int(empty[0]) + 2}: the label column {label_name!r} is "
+                "empty there. Label or drop those rows."
+            )
+        if text is None:
+            for name in names:
+                try:
+                    numeric(chunk[name].reset_index(drop=True), path, name)
+                except DataError as exc:
+                    raise DataError(_shift_rows(str(exc), start)) from None
+        labels.append(chunk[label_name].astype(str).to_numpy())
+        start += len(chunk)
+    rows = start
+    with open(path, "rb") as handle:
+        lines = sum(1 for _ in handle) - 1
+    if lines != rows:
+        raise DataError(
+            f"{path}: {rows} rows hold {lines} lines (quoted cells span lines), which cannot be "
+            "streamed line by line; set data.stream: false to load the table into memory."
+        )
+    positions = tuple(header.index(n) for n in names)
+    stream = TableStream(path, delimiter, positions, rows, text is not None,
+                         () if text is not None else (len(names),))
+    return np.concatenate(labels), stream, "text" if text is not None else "tabular"
+
+
+def _shift_rows(message: str, start: int) -> str:
+    """A chunk's row numbers in a message, as rows of the whole file."""
+    return re.sub(r"row (\d+) \(line (\d+)",
+                  lambda m: f"row {int(m[1]) + start} (line {int(m[2]) + start}", message)

@@ -11,19 +11,15 @@ from autodl.errors import SpecError
 from autodl.models import cnn, custom, mlp, rnn
 from autodl.models.base import Built, ModelBuilder
 from autodl.outcome import Suggest
+from autodl.spec.sections import FAMILIES
 
-FAMILIES: dict[str, ModuleType] = {"cnn": cnn, "rnn": rnn, "mlp": mlp, "custom": custom}
+BUILDERS: dict[str, ModuleType] = FAMILIES.bind({"cnn": cnn, "rnn": rnn, "mlp": mlp, "custom": custom})
+"""The module that builds each family of the spec's family registry."""
 
 
 def get(name: str) -> ModuleType:
     """The family module called ``name``; the error lists the valid names."""
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise SpecError(
-            f"Unknown model family. Expected one of {', '.join(FAMILIES)}. Received: "
-            f"model.family={name!r}"
-        ) from None
+    return BUILDERS[FAMILIES.get(name).name]
 
 
 def _either(kinds: tuple[str, ...]) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from autodl.backend import load_keras
 from autodl.data import feed
 from autodl.data.dataset import Dataset
+from autodl.runtime.backend import load_keras
 
 GLOROT_ACTIVATIONS = ("tanh", "sigmoid")
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from autodl import space
-from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
 from autodl.errors import SpecError
 from autodl.models.blocks import (
@@ -21,6 +19,8 @@ from autodl.models.blocks import (
     penalty,
     text_input,
 )
+from autodl.runtime.backend import load_keras
+from autodl.spec import space
 
 DATA_KINDS = ("image", "text", "sequence")
 

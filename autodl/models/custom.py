@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from autodl import space
 from autodl.errors import SpecError, TrialFailed
 from autodl.models.base import Built
 from autodl.outcome import Suggest
+from autodl.spec import space
 
 DATA_KINDS = ("image", "text", "tabular", "sequence")
 Builder = Callable[[Any], Any]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
 from autodl.models.blocks import (
     activation,
@@ -13,6 +12,7 @@ from autodl.models.blocks import (
     output_head,
     penalty,
 )
+from autodl.runtime.backend import load_keras
 
 DATA_KINDS = ("tabular", "image", "sequence")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from autodl.backend import load_keras
 from autodl.data.dataset import Dataset
 from autodl.models.blocks import (
     initializer,
@@ -17,6 +16,7 @@ from autodl.models.blocks import (
     penalty,
     text_input,
 )
+from autodl.runtime.backend import load_keras
 
 DATA_KINDS = ("text", "sequence")
 CELLS = {"lstm": "LSTM", "gru": "GRU", "simple": "SimpleRNN"}

@@ -1,0 +1,143 @@
+"""The best configuration of a finished (or resumed) search, rebuilt and refit for export.
+
+The best trial comes from the Optuna study (the best feasible trial), with its richer record from
+``best.json`` when that file describes the same trial. Refitting uses the trial's own builder,
+optimizer, schedule and seed (``trial.run_trial``) on train + train-dev (+ dev), for the number
+of epochs the trial found best.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autodl import models
+from autodl.data import DataFor, Dataset, Split
+from autodl.errors import AutodlError
+from autodl.results.record import INFO_FILE, BestRecord, read_record, record_of
+from autodl.runtime.log import logger
+from autodl.runtime.stores import mask_url, study_storage
+from autodl.search.study import best_trial, find_study
+from autodl.spec import Spec
+from autodl.tracking import PARENT_RUN_ATTR
+from autodl.trial import run_trial
+from autodl.trial.measure import evaluate_split
+
+
+@dataclass
+class Best:
+    """The best trial's record (the shape of ``best.json``) and the search's MLflow parent run."""
+
+    record: BestRecord
+    parent_run_id: str | None = None
+
+
+def load_best(spec: Spec, data_for: DataFor, directory: Path) -> Best:
+    """The best feasible trial of the spec's study, or the one ``best.json`` records when the
+    study is gone; ``data_for(config)`` gives the trial's data (for the record's sizes)."""
+    url = study_storage(spec)
+    saved = read_record(directory)
+    study = find_study(spec.name, url)
+    if study is None:
+        if saved is None:
+            raise AutodlError(
+                f"No search to export for {spec.name!r}: no study in {mask_url(url)} and no "
+                f"{directory / INFO_FILE}. Run `autodl search SPEC` first (or pass --storage)."
+            )
+        logger.warning("no study %r in %s; exporting the trial %s records", spec.name,
+                       mask_url(url), directory / INFO_FILE)
+        return Best(saved)
+    trial = best_trial(study)
+    if trial is None:
+        raise AutodlError(
+            f"Study {spec.name!r} in {mask_url(url)} has no complete feasible trial yet: run "
+            "`autodl search SPEC` until one completes (a trial over a search.constraints limit "
+            "is never exported)."
+        )
+    parent = study.user_attrs.get(PARENT_RUN_ATTR)
+    if saved is not None and saved.get("trial") == trial.number:
+        return Best(saved, parent)
+    data = data_for(trial.user_attrs["config"])
+    return Best(record_of(spec, data, trial, dict(trial.user_attrs.get("metrics", {}))), parent)
+
+
+def best_epochs(record: BestRecord) -> int:
+    """How long to train: the epoch of the lowest dev loss when early stopping restored it, else
+    the epochs the trial ran."""
+    config = record["config"]["training"]
+    ran = int(record.get("epochs") or config["epochs"])
+    losses = record.get("history", {}).get("dev_loss", [])
+    if config.get("early_stopping") and losses:
+        return int(np.nanargmin(losses)) + 1
+    return ran
+
+
+def _joined(splits: list[Split]) -> Split:
+    """One split of all examples; the splits of one source share its stream, if it streams, and
+    its examples then stay in source order (a table is read front to back)."""
+    x = np.concatenate([s.x for s in splits])
+    y = np.concatenate([s.y for s in splits])
+    stream = splits[0].stream
+    if stream is not None:
+        order = np.argsort(x, kind="stable")
+        x, y = x[order], y[order]
+    return Split(x, y, stream)
+
+
+def training_data(data: Dataset, include_dev: bool) -> tuple[Dataset, list[str]]:
+    """A dataset whose train split is train + train-dev (+ dev), and the names of those splits.
+
+    Normalization and vocabulary are then adapted on all of it. Dev stays the validation data
+    (Keras needs some for the per-epoch objective); test is left out.
+    """
+    names = ["train", "train_dev"] + (["dev"] if include_dev else [])
+    names = [n for n in names if len(data.splits[n])]
+    train = _joined([data.splits[n] for n in names])
+    empty = Split(train.x[:0], train.y[:0], train.stream)
+    splits = {"train": train, "train_dev": empty, "dev": data.splits["dev"], "test": data.splits["test"]}
+    return Dataset(data.name, data.kind, data.task, splits, data.class_names), names
+
+
+@dataclass
+class Refit:
+    """A refit model, what it trained on, and its measurements (test included when there is one)."""
+
+    model: Any
+    trained_on: list[str]
+    epochs: int
+    metrics: dict[str, float]
+
+
+def refit(spec: Spec, data: Dataset, record: BestRecord, include_dev: bool) -> Refit:
+    """Rebuild the record's configuration and fit it on train + train-dev (+ dev)."""
+
+    config = copy.deepcopy(record["config"])
+    epochs = best_epochs(record)
+    config["training"].update(epochs=epochs, early_stopping=None)
+    combined, names = training_data(data, include_dev)
+    params = record.get("hyperparameters", {})
+    build = models.builder(spec.model, spec.base_dir)
+    seed = int(record["seed"] if record.get("seed") is not None else spec.seed)
+    logger.info("retraining trial %s on %s (%d examples) for %d epochs", record["trial"],
+                " + ".join(names), len(combined.train), epochs)
+    outcome = run_trial(
+        config, combined, spec.search.objective.metric, seed, lambda epoch, value: False, [],
+        build, lambda name, dist: params[name],
+    )
+    if outcome.model is None:
+        raise AutodlError(
+            f"Retraining trial {record['trial']} failed: {outcome.reason}. Export without "
+            "--retrain to ship the model the search saved."
+        )
+    metrics = {k: v for k, v in outcome.metrics.items() if not k.startswith(("dev_", "train_dev_"))}
+    if include_dev:
+        logger.info("dev was trained on: the exported model's dev scores are not held out")
+    else:
+        metrics.update({k: v for k, v in outcome.metrics.items() if k.startswith("dev_")})
+    test = evaluate_split(outcome.model, data.splits["test"], data.task, config["training"]["batch_size"])
+    metrics.update({f"test_{k}": v for k, v in test.items()})
+    return Refit(outcome.model, names, epochs, metrics)

@@ -1,0 +1,145 @@
+"""Where the MLflow store and the Optuna study live: their URLs (defaults, SQLite files,
+masked credentials), the locks several processes share, and the translation of storage errors."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from autodl.errors import StorageError, first_line
+
+if TYPE_CHECKING:
+    from autodl.spec import Spec
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@]*):(?P<secret>[^@/]*)@")
+
+
+def mask_url(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a ``sqlite:///relative`` or ``sqlite:////absolute`` URL, else ``None``."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an on-disk SQLite URL; ``None`` for other URLs and in-memory SQLite."""
+    db = sqlite_path(url)
+    return None if db is None or str(db) in ("", ":memory:") else db
+
+
+def missing_sqlite(url: str) -> Path | None:
+    """The file of an on-disk SQLite URL when it does not exist yet (opening it would create it)."""
+    db = sqlite_file(url)
+    return db if db is not None and not db.is_file() else None
+
+
+def default_storage(tracking_uri: str | None) -> str:
+    """The study's default home: ``optuna.db`` beside an SQLite MLflow store, else in ``mlruns/``."""
+    db = sqlite_path(tracking_uri or "")
+    folder = db.parent if db is not None else Path("mlruns")
+    return f"sqlite:///{folder / 'optuna.db'}"
+
+
+def study_storage(spec: Spec) -> str:
+    """The Optuna storage of a spec's study: ``search.storage``, else the default beside the
+    MLflow store (in ``mlruns/`` when tracking is off)."""
+    return spec.search.storage or default_storage(spec.tracking.uri if spec.tracking.enabled else None)
+
+
+def absolute(url: str) -> str:
+    """An SQLite URL with its file made absolute (others unchanged).
+
+    MLflow caches one store per URL string, so a relative ``sqlite:///mlruns/mlflow.db`` would
+    keep pointing at the folder where it was first opened.
+    """
+    db = sqlite_file(url)
+    if db is None or db.is_absolute():
+        return url
+    return f"sqlite:///{db.resolve()}"
+
+
+def prepare_sqlite(url: str) -> None:
+    """Create the folder of an SQLite database so the first run works on a fresh clone."""
+    db = sqlite_file(url)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes of this machine, held on the file ``path``."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def study_lock(url: str, study_name: str) -> Iterator[None]:
+    """Hold the study's lock: workers take it to count the trials left and claim the next one,
+    so several workers together run exactly the requested number.
+
+    SQLite: an exclusive lock on a file beside the database. PostgreSQL: an advisory lock keyed
+    by the study name. Other databases run unlocked (a worker may then start one extra trial).
+    """
+    db = sqlite_file(url)
+    if db is not None:
+        with file_lock(db.parent / f"{db.name}.lock"):
+            yield
+        return
+    if url.startswith(("postgresql", "postgres")):
+        from sqlalchemy import text
+
+        key = zlib.crc32(study_name.encode()) - 2**31
+        with _engine(url).connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return
+    yield
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> Any:
+    """One SQLAlchemy engine per database URL, for the study lock."""
+    from sqlalchemy import create_engine
+
+    return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def storage_errors(url: str) -> Iterator[None]:
+    """Turn a database error while opening the study storage into one ``StorageError`` that
+    says what to fix, with the URL's password masked."""
+    try:
+        yield
+    except ImportError as exc:  # Optuna re-raises the driver's ModuleNotFoundError
+        missing = exc.name or getattr(exc.__cause__, "name", None) or "for this URL"
+        raise StorageError(
+            f"Cannot open the study storage {mask_url(url)}: its database driver {missing!r} is "
+            "not installed. Install it (for PostgreSQL: pip install 'autodl[postgres]')."
+        ) from None
+    except StorageError:
+        raise
+    except Exception as exc:  # SQLAlchemy raises many driver-specific types
+        raise StorageError(
+            f"Cannot open the study storage {mask_url(url)}: "
+            f"{mask_url(first_line(exc))}. Check the URL and that the database server is running."
+        ) from None
+

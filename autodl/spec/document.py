@@ -1,0 +1,192 @@
+"""The whole spec: the ``Spec`` model, reading it from YAML, and the two validation passes
+(each field on its own, then the checks across fields), in the way Ludwig validates a config.
+
+Loading a spec never runs code: YAML is read with ``safe_load`` and nothing here imports
+TensorFlow, Optuna or MLflow.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError
+
+from autodl.errors import SpecError
+from autodl.spec import metrics, params, space
+from autodl.spec.fields import Section
+from autodl.spec.messages import format_errors
+from autodl.spec.sections import (
+    DataSpec,
+    DiagnosticsSpec,
+    ExportSpec,
+    ModelSpec,
+    OptimizerSpec,
+    RuntimeSpec,
+    SearchSpec,
+    TrackingSpec,
+    TrainingSpec,
+)
+
+
+class Spec(Section):
+    """A whole search: data, model family and space, optimizer, training, search, tracking."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    seed: int = 0
+    data: DataSpec
+    model: ModelSpec
+    optimizer: OptimizerSpec = OptimizerSpec()
+    training: TrainingSpec = TrainingSpec()
+    search: SearchSpec = SearchSpec()
+    tracking: TrackingSpec = TrackingSpec()
+    diagnostics: DiagnosticsSpec = DiagnosticsSpec()
+    runtime: RuntimeSpec = RuntimeSpec()
+    export: ExportSpec = ExportSpec()
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _text: str = PrivateAttr(default="")
+    _document: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The spec file's folder: relative data paths start here."""
+        return self._base_dir
+
+    @property
+    def text(self) -> str:
+        """The spec as written, logged with every search."""
+        return self._text
+
+    def searched(self) -> dict[str, space.Distribution]:
+        """Every searched hyperparameter, keyed ``section.field``."""
+        found: dict[str, space.Distribution] = {}
+        for name, section in self.sections().items():
+            found.update(section.searched(name))
+        return found
+
+    def sections(self) -> dict[str, Section]:
+        """The sections whose fields are hyperparameters: a custom model compiles its own
+        optimizer, and only a time series has a window length to search."""
+        found: dict[str, Section] = {"model": self.model}
+        if self.model.family != "custom":
+            found["optimizer"] = self.optimizer
+        found["training"] = self.training
+        if self.data.series is not None:
+            found["data"] = self.data
+        return found
+
+    def with_distributions(self, dists: dict[str, space.Distribution]) -> Spec:
+        """A copy whose searched fields take these distributions (a coarse-to-fine stage)."""
+        updates: dict[str, dict[str, Any]] = {}
+        for name, dist in dists.items():
+            section, field_name = name.split(".", 1)
+            updates.setdefault(section, {})[field_name] = dist
+        copy_ = self.model_copy(
+            update={k: getattr(self, k).model_copy(update=v) for k, v in updates.items()}
+        )
+        copy_._base_dir, copy_._text, copy_._document = self._base_dir, self._text, self._document
+        return copy_
+
+    def parameters(self) -> list[params.Param]:
+        """Every hyperparameter, each after the ones its conditions refer to."""
+        return params.ordered(params.collect(self.sections()))
+
+    def with_overrides(self, **changes: Any) -> Spec:
+        """A copy with command-line overrides applied; keys are dotted paths, ``None`` skipped."""
+        data = copy.deepcopy(self._document)
+        for dotted, value in changes.items():
+            if value is None:
+                continue
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = value
+        return _validate(data, self._base_dir, self._text, "command line")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file (draft 2020-12), for editors' YAML language servers."""
+    schema = Spec.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "autodl search spec",
+    }
+
+
+def objective_problem(metric: str, task: str) -> str | None:
+    """Why ``metric`` cannot be the objective of ``task``, or ``None`` when it can."""
+    tasks = metrics.tasks_for(metric)
+    if task in tasks:
+        return None
+    usable = ", ".join(f"dev_{m}" for m in metrics.TASK_METRICS[task])
+    return (
+        f"search.objective.metric: {metric} is measured for {' and '.join(tasks)} tasks, but the "
+        f"task is {task}; use one of {usable}. Received: search.objective.metric={metric!r}"
+    )
+
+
+def _objective_problems(spec: Spec) -> list[str]:
+    """The objective must be a metric the task produces (checked again once ``auto`` is resolved)."""
+    if spec.data.task == "auto":
+        return []
+    problem = objective_problem(spec.search.objective.metric, spec.data.task)
+    return [problem] if problem else []
+
+
+def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:
+    """Two passes: each field on its own (pydantic), then checks across fields."""
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_errors(exc, where, data, Spec)) from None
+    problems = params.check(params.collect(spec.sections())) + _objective_problems(spec)
+    if spec.search.strategy == "coarse_to_fine" and spec.search.stages > spec.search.trials:
+        problems.append(
+            f"search.stages: {spec.search.stages} stages need at least as many trials, but "
+            f"search.trials is {spec.search.trials}. Received: search.stages={spec.search.stages}"
+        )
+    if spec.search.strategy == "grid" and spec.model.family == "custom":
+        problems.append(
+            "search.strategy: grid needs every hyperparameter in the spec, but a custom model "
+            "defines its own in build(hp); use random, tpe or coarse_to_fine. "
+            "Received: search.strategy='grid'"
+        )
+    if spec.model.family == "custom" and "optimizer" in spec.model_fields_set:
+        problems.append(
+            "optimizer: a custom model is compiled by its build(hp), which chooses the optimizer; "
+            "remove this section (search the optimizer with hp calls instead). "
+            f"Received: optimizer={data.get('optimizer')!r}"
+        )
+    if problems:
+        raise SpecError("\n".join([f"Invalid spec {where}:", *(f"  {p}" for p in problems)]))
+    spec._base_dir = base_dir
+    spec._text = text
+    spec._document = data
+    return spec
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate the YAML spec at ``path`` or raise ``SpecError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"Spec file not found: {path}. Pass the path of a YAML spec file.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{path}: YAML syntax error{where}: {problem}.") from None
+    if data is None:
+        raise SpecError(f"{path} is empty: a spec needs at least name, data and model.")
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"{path}: a spec is a mapping of sections (name, data, model, ...). "
+            f"Received: spec={data!r}"
+        )
+    return _validate(data, path.parent.resolve(), text, str(path))

@@ -1,0 +1,225 @@
+"""MLflow tracking: a parent run per search, a nested run per trial, per-epoch metric histories.
+
+Uses ``MlflowClient`` only (no fluent global state). Both trackers implement the search's
+observer protocol (search start, trial start and end, search end); ``NullTracker`` stands in when
+tracking is off. The store is checked before any training so an unreachable server fails fast.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+from autodl.errors import TrackingError
+from autodl.outcome import EpochListener, TrialOutcome
+from autodl.runtime.stores import mask_url, sqlite_path
+from autodl.search.loop import SearchEnd, SearchObserver, SearchStart
+from autodl.tracking.client import connected_client
+
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+RUN_STATUS = {"complete": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "infeasible": "FINISHED"}
+
+
+def _param_value(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+class Tracker(SearchObserver, Protocol):
+    """Where a search is recorded: the store's URI (``None`` when off) and the parent run."""
+
+    @property
+    def uri(self) -> str | None: ...
+
+    @property
+    def parent_run_id(self) -> str | None: ...
+
+
+class NullTracker:
+    """Tracking switched off: every call does nothing."""
+
+    uri: str | None = None
+    parent_run_id: str | None = None
+
+    def search_started(self, start: SearchStart) -> None:
+        return None
+
+    def trial_started(
+        self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]
+    ) -> EpochListener:
+        return lambda epoch, metrics: None
+
+    def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
+        return None
+
+    def search_ended(self, end: SearchEnd) -> None:
+        return None
+
+
+class MlflowTracker:
+    """Logs a search to the MLflow store at ``uri``."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.client = connected_client(uri)
+        self.experiment_id: str | None = None
+        self.parent_run_id: str | None = None
+        self._trial_runs: dict[int, str] = {}
+
+    def _parent(self) -> tuple[str, str]:
+        """The experiment and the parent run; trial and end calls need ``search_started`` first."""
+        if self.experiment_id is None or self.parent_run_id is None:
+            raise TrackingError("MLflow tracking was used before the search's parent run was opened.")
+        return self.experiment_id, self.parent_run_id
+
+    def _experiment(self, name: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        db = sqlite_path(self.uri)
+        location = (db.parent.resolve() / "artifacts").as_uri() if db is not None else None
+        return str(self.client.create_experiment(name, artifact_location=location))
+
+    def search_started(self, start: SearchStart) -> None:
+        """Open the parent run (reopening ``start.resume_run_id`` when it still exists), or join
+        it from another worker.
+
+        Trial runs left running are closed as failed, except those of ``start.live`` trials,
+        which other workers are still running.
+        """
+        self.experiment_id = self._experiment(start.name)
+        run_id = None
+        if start.resume_run_id:
+            try:
+                self.client.get_run(start.resume_run_id)
+                run_id = start.resume_run_id
+                self.client.update_run(run_id, status="RUNNING")
+            except Exception:  # deleted or from another store: start a fresh parent
+                run_id = None
+        if run_id is None:
+            run_id = self.client.create_run(self.experiment_id, run_name=f"{start.name}-search").info.run_id
+        for key, value in start.tags.items():
+            self.client.set_tag(run_id, key, mask_url(value))
+        self.parent_run_id = run_id
+        self._close_orphans(start.live)
+        self.client.log_text(run_id, start.spec_text, "spec.yaml")
+
+    def _close_orphans(self, live: frozenset[int]) -> None:
+        """Trial runs a killed search left running are closed as failed when it resumes."""
+        experiment, parent = self._parent()
+        orphans = self.client.search_runs(
+            [experiment],
+            filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.state = 'running'",
+        )
+        for run in orphans:
+            if run.data.tags.get("trial", "").isdigit() and int(run.data.tags["trial"]) in live:
+                continue
+            self.client.set_tag(run.info.run_id, "state", "failed")
+            self.client.set_tag(run.info.run_id, "fail_reason", "the search was killed during this trial")
+            self.client.set_terminated(run.info.run_id, status="FAILED")
+
+    def trial_started(
+        self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]
+    ) -> EpochListener:
+        """Create the trial's nested run with its parameters; return its per-epoch logger."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        experiment, parent = self._parent()
+        run = self.client.create_run(
+            experiment,
+            run_name=f"trial-{number}",
+            tags={"mlflow.parentRunId": parent, "trial": str(number), "seed": str(seed), **tags},
+        )
+        run_id = run.info.run_id
+        self._trial_runs[number] = run_id
+        self.client.log_batch(
+            run_id,
+            params=[Param(k, _param_value(v)) for k, v in params.items()],
+            tags=[RunTag("state", "running")],
+        )
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            now = int(time.time() * 1000)
+            self.client.log_batch(
+                run_id, metrics=[Metric(k, v, now, epoch) for k, v in metrics.items()]
+            )
+
+        return on_epoch
+
+    def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
+        """Final measurements, hyperparameters sampled while building, state, end status."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        run_id = self._trial_runs.pop(number)
+        now = int(time.time() * 1000)
+        final = dict(outcome.metrics)
+        final.update(duration_s=outcome.duration_s, epochs=outcome.epochs, params_count=outcome.params_count)
+        if outcome.pruned_epoch is not None:
+            final["pruned_epoch"] = outcome.pruned_epoch
+        tags = [RunTag("state", outcome.state)]
+        if outcome.reason:
+            key = "fail_reason" if outcome.state == "failed" else "infeasible_reason"
+            tags.append(RunTag(key, outcome.reason[:5000]))
+        step = outcome.epochs
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, step) for k, v in final.items()],
+            params=[Param(k, _param_value(v)) for k, v in outcome.params.items()],
+            tags=tags,
+        )
+        if outcome.summary:
+            self.client.log_text(run_id, outcome.summary, "model_summary.txt")
+        self.client.set_terminated(run_id, status=RUN_STATUS[outcome.state])
+
+    def search_ended(self, end: SearchEnd) -> None:
+        """Best trial (tags, metrics, JSON), diagnosis, trial counts, coarse-to-fine stage spaces,
+        the saved model with its analysis, the search's plots; close the parent with
+        ``end.status`` (FINISHED, KILLED on Ctrl-C, FAILED).
+
+        The ``plots`` folder goes under ``plots/`` (once, even when it sits inside ``folder``);
+        hidden files of ``folder``, and the names in ``folder_skips`` (the deployable export,
+        logged as a model of its own), are left out.
+        """
+        from mlflow.entities import Metric, RunTag
+
+        _, run_id = self._parent()
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"trials_{state}", float(n), now, 0) for state, n in end.counts.items()]
+        tags: list[RunTag] = []
+        best = end.best
+        if best is not None:
+            metrics += [Metric(f"best_{k}", float(v), now, 0) for k, v in best["metrics"].items()]
+            tags = [RunTag("best_trial", str(best["trial"]))]
+            tags += [RunTag(f"best.{k}", _param_value(v)) for k, v in best["hyperparameters"].items()]
+            self.client.log_dict(run_id, best, "best_trial.json")
+        if end.stages:
+            self.client.log_dict(run_id, {f"stage {k}": v for k, v in end.stages.items()}, "stages.json")
+        metrics += [Metric(f"diagnosis.{k}", float(v), now, 0) for k, v in end.diagnosis_metrics.items()]
+        if end.verdict is not None:
+            tags.append(RunTag("diagnosis", end.verdict))
+        if end.diagnosis_report is not None:
+            self.client.log_text(run_id, end.diagnosis_report, "diagnosis.md")
+        self.client.log_batch(run_id, metrics=metrics, tags=tags)
+        self._log_folder(run_id, end)
+        self.client.set_terminated(run_id, status=end.status)
+
+    def _log_folder(self, run_id: str, end: SearchEnd) -> None:
+        """The best-model folder under ``best_model/`` and the plots under ``plots/``."""
+        plots, folder = end.plots, end.folder
+        if folder is not None and folder.is_dir():
+            for item in sorted(folder.iterdir()):
+                hidden = item.name.startswith(".")  # lock and staging files
+                is_plots = plots is not None and item.resolve() == plots.resolve()
+                if hidden or item.name in end.folder_skips or is_plots:
+                    continue
+                if item.is_dir():
+                    self.client.log_artifacts(run_id, str(item), f"best_model/{item.name}")
+                else:
+                    self.client.log_artifact(run_id, str(item), "best_model")
+        if plots is not None and plots.is_dir():
+            self.client.log_artifacts(run_id, str(plots), "plots")
+
+
+def open_tracker(enabled: bool, uri: str) -> Tracker:
+    """The tracker for a spec's ``tracking`` section."""
+    return MlflowTracker(uri) if enabled else NullTracker()

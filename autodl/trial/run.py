@@ -1,0 +1,129 @@
+"""One trial, as a few short steps: start clean, build, compile, fit with the callbacks, and
+measure the outcome.
+
+Knows nothing of Optuna or MLflow: the search passes a ``should_prune`` callable and epoch
+listeners, and gets a ``TrialOutcome`` back.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from autodl.data import feed
+from autodl.data.dataset import Dataset
+from autodl.models import build_builtin
+from autodl.models.base import Built, ModelBuilder
+from autodl.outcome import Config, EpochListener, PruneCheck, Suggest, TrialOutcome
+from autodl.runtime.backend import load_keras
+from autodl.spec import metrics
+from autodl.trial.compile import compile_model
+from autodl.trial.measure import (
+    evaluate_splits,
+    measure,
+    model_summary,
+    predicted_scores,
+)
+from autodl.trial.monitor import EpochWatch, callbacks
+
+
+def run_trial(
+    config: Config,
+    data: Dataset,
+    objective: str,
+    seed: int,
+    should_prune: PruneCheck,
+    listeners: list[EpochListener],
+    build: ModelBuilder = build_builtin,
+    suggest: Suggest | None = None,
+    jit_compile: bool | str = "auto",
+) -> TrialOutcome:
+    """Build, compile and fit one configuration; measure it on each split when it completes.
+
+    A model that its builder compiled already (a custom ``build(hp)``) keeps its own optimizer,
+    loss and metrics. ``jit_compile`` is Keras's XLA switch (``runtime.xla``).
+    """
+    started = time.perf_counter()
+    start_clean(seed)
+    built = build(config["model"], data, suggest)
+    ours = not built.compiled
+    if ours:
+        compile_model(built.model, data.task, config, jit_compile)
+    batch_size = config["training"]["batch_size"]
+    extra = dev_scores(built.model, data, batch_size) if ours and _needs_dev_scores(objective, data) else None
+    watch = EpochWatch(objective, should_prune, listeners, extra)
+    train_time_s = fit(built.model, data, config, seed, callbacks(watch, config, schedule=ours))
+    outcome = outcome_of(built, watch, data, objective, batch_size, train_time_s, ours)
+    outcome.duration_s = time.perf_counter() - started
+    return outcome
+
+
+def start_clean(seed: int) -> None:
+    """Clear the previous trial's Keras state and seed this one.
+
+    What survives the collection is long-lived (data, the study, the tracker) and is frozen out
+    of later collections, which would otherwise scan it all again before every trial. The caller
+    must hold no reference to an earlier trial's model by then.
+    """
+    keras = load_keras()
+    keras.utils.clear_session(free_memory=True)
+    gc.freeze()
+    keras.utils.set_random_seed(seed)
+
+
+def _needs_dev_scores(objective: str, data: Dataset) -> bool:
+    return objective.removeprefix("dev_") in metrics.computed_here(data.task)
+
+
+def dev_scores(model: Any, data: Dataset, batch_size: int) -> Callable[[], dict[str, float]]:
+    """Per-epoch dev F1 (and multiclass AUC) for objectives Keras does not log."""
+    dev = data.splits["dev"]
+    return lambda: {
+        f"dev_{k}": v for k, v in predicted_scores(model, dev, data.task, batch_size).items()
+    }
+
+
+def fit(model: Any, data: Dataset, config: Config, seed: int, fit_callbacks: list[Any]) -> float:
+    """Fit on train with dev as validation data; return the seconds spent fitting."""
+    training = config["training"]
+    started = time.perf_counter()
+    model.fit(
+        **feed.fit_inputs(data.train, training["batch_size"], seed),
+        validation_data=feed.validation_data(data.splits["dev"], training["batch_size"]),
+        epochs=training["epochs"],
+        callbacks=fit_callbacks,
+        verbose=0,
+    )
+    return time.perf_counter() - started
+
+
+def outcome_of(
+    built: Built, watch: EpochWatch, data: Dataset, objective: str, batch_size: int,
+    train_time_s: float, ours: bool,
+) -> TrialOutcome:
+    """Failed (NaN loss, no objective), pruned (at its epoch), or complete with the model measured
+    on each split; a complete trial keeps its model for saving."""
+    model = built.model
+    outcome = TrialOutcome(
+        state="complete", history=watch.history, epochs=watch.epochs,
+        params_count=int(model.count_params()), params=built.params, summary=model_summary(model),
+    )
+    if watch.stop_reason is not None:
+        outcome.state, outcome.reason = "failed", watch.stop_reason
+        return outcome
+    if watch.pruned_epoch is not None:
+        outcome.state, outcome.pruned_epoch = "pruned", watch.pruned_epoch
+        outcome.value = watch.history[objective][-1]
+        return outcome
+    outcome.metrics = evaluate_splits(model, data, batch_size, predicted=ours)
+    outcome.metrics.update(measure(model, data, batch_size, train_time_s))
+    outcome.value = outcome.metrics[objective]
+    if not np.isfinite(outcome.value):
+        outcome.state, outcome.reason = "failed", f"{objective} is {outcome.value}"
+    else:
+        outcome.model = model
+    return outcome
