@@ -23,7 +23,7 @@ from autodl.trial.compile import loss_and_metrics, make_optimizer
 from bench.common import Record
 
 keras = load_keras()
-import keras_tuner  # noqa: E402  (imported after autodl has loaded TensorFlow quietly)
+import keras_tuner  # noqa: E402  # imported after autodl has loaded TensorFlow quietly
 
 Config = dict[str, dict[str, Any]]
 
@@ -101,7 +101,7 @@ class Deadline:
     deadline = math.inf
 
     def pre_create_trial(self) -> None:
-        oracle = self.oracle  # type: ignore[attr-defined]
+        oracle = self.oracle  # type: ignore[attr-defined]  # a mixin: the KerasTuner tuner it joins has oracle
         if time.monotonic() >= self.deadline and oracle.trials:
             oracle.max_trials = len(oracle.trials)
 

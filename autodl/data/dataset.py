@@ -19,7 +19,10 @@ SPLITS: tuple[str, ...] = ("train", "train_dev", "dev", "test")
 class Stream(Protocol):
     """Reads examples from where they live, so a split need not hold them in memory."""
 
-    shape: tuple[int, ...]
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one example."""
+        ...
 
     def dataset(self, refs: np.ndarray) -> Any:
         """A tf.data dataset of the examples ``refs`` locate, unbatched, in the order given."""

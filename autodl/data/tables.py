@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -13,12 +14,15 @@ from autodl.data.streams import TableStream, should_stream
 from autodl.errors import DataError, first_line
 from autodl.runtime.log import logger
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 CHUNK_ROWS = 100_000
 """Rows read at a time when a streamed table is checked."""
 
 
-def read_frame(path: Path) -> object:
+def read_frame(path: Path) -> pd.DataFrame:
     """The whole table as a pandas DataFrame, or a ``DataError`` naming the file."""
     import pandas as pd
 
@@ -30,9 +34,9 @@ def read_frame(path: Path) -> object:
         raise DataError(f"{path}: cannot read this table ({first_line(exc)}).") from None
 
 
-def column(frame: object, name: str, path: Path, key: str) -> object:
+def column(frame: pd.DataFrame, name: str, path: Path, key: str) -> pd.Series:
     """One column by name; an unknown name lists the columns and the closest one."""
-    columns = [str(c) for c in frame.columns]  # type: ignore[attr-defined]
+    columns = [str(c) for c in frame.columns]
     if name not in columns:
         hint = difflib.get_close_matches(name, columns, n=1)
         did = f"; did you mean {hint[0]!r}?" if hint else "."
@@ -40,10 +44,10 @@ def column(frame: object, name: str, path: Path, key: str) -> object:
             f"{path}: no column {name!r} (from {key}){did} Columns: {', '.join(columns)}. "
             f"Received: {key}={name!r}"
         )
-    return frame[name]  # type: ignore[index]
+    return frame[name]
 
 
-def numeric(values: object, path: Path, name: str) -> np.ndarray:
+def numeric(values: pd.Series, path: Path, name: str) -> np.ndarray:
     """A column as float32; a non-number or an empty cell is named by row (file line) and column."""
     import pandas as pd
 
@@ -51,7 +55,7 @@ def numeric(values: object, path: Path, name: str) -> np.ndarray:
     bad = np.flatnonzero(converted.isna().to_numpy())
     if len(bad):
         row = int(bad[0])
-        raw = values.iloc[row]  # type: ignore[attr-defined]
+        raw = values.iloc[row]
         what = "is empty" if pd.isna(raw) else f"holds {raw!r}, not a number"
         raise DataError(
             f"{path}, row {row + 2} (line {row + 2} counting the header), column {name!r} {what}; "
@@ -76,18 +80,18 @@ def read_table(
         logger.info("streaming %d rows from %s through tf.data", len(labels), path)
         return RawData(path.name, kind, np.arange(len(labels)), labels, stream=table)
     frame = read_frame(path)
-    columns = [str(c) for c in frame.columns]  # type: ignore[attr-defined]
+    columns = [str(c) for c in frame.columns]
     label_name = label or ("label" if "label" in columns else columns[-1])
     labels = column(frame, label_name, path, "data.label")
-    empty = np.flatnonzero(labels.isna().to_numpy())  # type: ignore[attr-defined]
+    empty = np.flatnonzero(labels.isna().to_numpy())
     if len(empty):
         raise DataError(
             f"{path}, row {int(empty[0]) + 2}: the label column {label_name!r} is empty there "
             f"({len(empty)} row(s) without a label). Label or drop those rows."
         )
-    y = labels.astype(str).to_numpy()  # type: ignore[attr-defined]
+    y = labels.astype(str).to_numpy()
     if text is not None:
-        texts = column(frame, text, path, "data.text").fillna("").astype(str)  # type: ignore[attr-defined]
+        texts = column(frame, text, path, "data.text").fillna("").astype(str)
         return RawData(path.name, "text", np.array(texts.tolist(), dtype=object), y)
     names = features or [c for c in columns if c != label_name]
     if not names:
@@ -100,7 +104,7 @@ def read_table(
 
 def stream_table(
     path: Path, delimiter: str, label: str | None, features: list[str] | None, text: str | None,
-) -> tuple[np.ndarray, TableStream, str]:
+) -> tuple[np.ndarray, TableStream, Literal["tabular", "text"]]:
     """Read a large table's labels in chunks, check its feature cells, and set up its stream.
 
     Returns the labels as text, the stream, and the data kind (``tabular`` or ``text``).

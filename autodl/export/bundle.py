@@ -99,7 +99,7 @@ def _table_features(spec: Spec) -> list[str] | None:
     ref = resolve(spec.data.source, spec.base_dir)
     if ref.path is None or ref.path.is_dir() or ref.path.suffix.lower() not in TABLE_SUFFIXES:
         return None
-    columns = [str(c) for c in read_frame(ref.path).columns]  # type: ignore[attr-defined]
+    columns = [str(c) for c in read_frame(ref.path).columns]
     label = spec.data.label or ("label" if "label" in columns else columns[-1])
     return spec.data.features or [c for c in columns if c != label]
 

@@ -202,7 +202,7 @@ def _save_onnx(export: ExportModel, path: Path) -> None:
     import tensorflow as tf
 
     try:
-        import onnxruntime  # noqa: F401  (checked here so the export is known to be loadable)
+        import onnxruntime  # noqa: F401  # checked here so the export is known to be loadable
         import tf2onnx
         from tf2onnx import tf_loader
     except ImportError as exc:

@@ -76,7 +76,7 @@ def _images(path: Path, described: dict[str, Any], class_names: list[str]) -> In
     ids = [f.relative_to(root).as_posix() for f in files]
     folders = [Path(i).parts[0] if len(Path(i).parts) > 1 else None for i in ids]
     labels = folders if all(f in class_names for f in folders) else None
-    return Inputs(x, ids, labels=labels)  # type: ignore[arg-type]
+    return Inputs(x, ids, labels=labels)  # type: ignore[arg-type]  # all in class_names, so none is None
 
 
 def _text_lines(path: Path) -> Inputs:
@@ -96,7 +96,7 @@ def _text_lines(path: Path) -> Inputs:
 
 
 def _table(path: Path, described: dict[str, Any]) -> Inputs:
-    frame: Any = read_frame(path)
+    frame = read_frame(path)
     columns = [str(c) for c in frame.columns]
     labels = frame["label"].astype(str).tolist() if "label" in columns else None
     ids = [f"row {i + 2}" for i in range(len(frame))]

@@ -121,7 +121,8 @@ def refit(spec: Spec, data: Dataset, record: BestRecord, include_dev: bool) -> R
     combined, names = training_data(data, include_dev)
     params = record.get("hyperparameters", {})
     build = models.builder(spec.model, spec.base_dir)
-    seed = int(record["seed"] if record.get("seed") is not None else spec.seed)
+    recorded_seed = record.get("seed")
+    seed = int(recorded_seed if recorded_seed is not None else spec.seed)
     logger.info("retraining trial %s on %s (%d examples) for %d epochs", record["trial"],
                 " + ".join(names), len(combined.train), epochs)
     outcome = run_trial(

@@ -7,11 +7,11 @@ from types import ModuleType
 from typing import Any
 
 from autodl.data.dataset import Dataset
-from autodl.errors import SpecError
+from autodl.errors import AutodlError, SpecError
 from autodl.models import cnn, custom, mlp, rnn
 from autodl.models.base import Built, ModelBuilder
 from autodl.outcome import Suggest
-from autodl.spec.sections import FAMILIES
+from autodl.spec.sections import FAMILIES, ModelSpec
 
 BUILDERS: dict[str, ModuleType] = FAMILIES.bind({"cnn": cnn, "rnn": rnn, "mlp": mlp, "custom": custom})
 """The module that builds each family of the spec's family registry."""
@@ -26,7 +26,7 @@ def _either(kinds: tuple[str, ...]) -> str:
     return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
 
 
-def check_fits(section: Any, data: Dataset) -> None:
+def check_fits(section: ModelSpec, data: Dataset) -> None:
     """Fail before any training when the model section cannot work on this data."""
     family = section.family
     module = get(family)
@@ -50,7 +50,7 @@ def build_builtin(model_cfg: dict[str, Any], data: Dataset, suggest: Suggest | N
     return Built(build_model(model_cfg, data))
 
 
-def builder(section: Any, base_dir: Path) -> ModelBuilder:
+def builder(section: ModelSpec, base_dir: Path) -> ModelBuilder:
     """How to build each trial's model for a spec's ``model`` section.
 
     A custom family imports the user's module here, once, when the search starts.
@@ -58,4 +58,13 @@ def builder(section: Any, base_dir: Path) -> ModelBuilder:
     if section.family != "custom":
         return build_builtin
     user_build = custom.load_builder(section.build, base_dir)
-    return lambda cfg, data, suggest: custom.build(user_build, suggest)
+
+    def build_custom(cfg: dict[str, Any], data: Dataset, suggest: Suggest | None) -> Built:
+        if suggest is None:
+            raise AutodlError(
+                "model.family custom: build(hp) samples its hyperparameters through a trial's "
+                "suggest function, but this model was built without one"
+            )
+        return custom.build(user_build, suggest)
+
+    return build_custom

@@ -20,4 +20,5 @@ class Built:
     compiled: bool = False
 
 
-ModelBuilder = Callable[[dict[str, Any], Dataset, Suggest], Built]
+ModelBuilder = Callable[[dict[str, Any], Dataset, Suggest | None], Built]
+"""Builds one trial's model from its ``model`` config; ``suggest`` is ``None`` outside a search."""

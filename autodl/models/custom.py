@@ -36,7 +36,7 @@ class TrialHyperParameters:
         self.values[name] = value
         return value
 
-    def Int(  # noqa: N802 (KerasTuner's names)
+    def Int(  # noqa: N802  # KerasTuner's method names
         self, name: str, min_value: int, max_value: int, step: int | None = None,
         sampling: str = "linear", default: int | None = None, **_: Any,
     ) -> int:
@@ -44,11 +44,11 @@ class TrialHyperParameters:
             raise TrialFailed(f"hp.Int({name!r}): sampling={sampling!r} is not supported; use linear or log")
         return int(self._take(name, space.IntRange(min_value, max_value, step or 1, sampling == "log")))
 
-    def Float(  # noqa: N802
+    def Float(  # noqa: N802  # as Int
         self, name: str, min_value: float, max_value: float, step: float | None = None,
         sampling: str = "linear", default: float | None = None, **_: Any,
     ) -> float:
-        scales = {"linear": "linear", "log": "log", "reverse_log": "inv_log"}
+        scales: dict[str, space.Scale] = {"linear": "linear", "log": "log", "reverse_log": "inv_log"}
         if sampling not in scales:
             raise TrialFailed(f"hp.Float({name!r}): unknown sampling={sampling!r}")
         if sampling == "reverse_log" and not 0 <= min_value <= max_value < 1:
@@ -57,16 +57,16 @@ class TrialHyperParameters:
                 f"0 <= min_value <= max_value < 1, but got [{min_value}, {max_value}]"
             )
         scale = scales[sampling]
-        return float(self._take(name, space.FloatRange(min_value, max_value, scale, step)))  # type: ignore[arg-type]
+        return float(self._take(name, space.FloatRange(min_value, max_value, scale, step)))
 
-    def Choice(self, name: str, values: list[Any], ordered: bool | None = None,  # noqa: N802
+    def Choice(self, name: str, values: list[Any], ordered: bool | None = None,  # noqa: N802  # as Int
                default: Any = None, **_: Any) -> Any:
         return self._take(name, space.Choice(tuple(values)))
 
-    def Boolean(self, name: str, default: bool = False, **_: Any) -> bool:  # noqa: N802
+    def Boolean(self, name: str, default: bool = False, **_: Any) -> bool:  # noqa: N802  # as Int
         return bool(self._take(name, space.Choice((False, True))))
 
-    def Fixed(self, name: str, value: Any, **_: Any) -> Any:  # noqa: N802
+    def Fixed(self, name: str, value: Any, **_: Any) -> Any:  # noqa: N802  # as Int
         self.values[name] = value
         return value
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from autodl.errors import AutodlError
 from autodl.report.study import Importances, importances, stage_distributions, widened
 from autodl.runtime.backend import pyplot
 from autodl.runtime.log import logger
-from autodl.search.study import FINISHED
+from autodl.search.study import FINISHED, complete_value
 from autodl.spec import Spec, space
 
 PLOTS_DIR = "plots"
@@ -37,6 +37,7 @@ TITLES = {
     STAGES: "Coarse-to-fine stage ranges",
 }
 DPI = 100
+Ranged = FloatDistribution | IntDistribution
 
 
 @dataclass
@@ -75,7 +76,7 @@ def plot_history(study: optuna.Study, metric: str, path: Path) -> str | None:
     for trial in trials:
         if trial.state == TrialState.COMPLETE:
             infeasible = trial.user_attrs.get("state") == "infeasible"
-            groups["infeasible" if infeasible else "complete"].append((trial.number, float(trial.value)))
+            groups["infeasible" if infeasible else "complete"].append((trial.number, float(complete_value(trial))))
         elif trial.state == TrialState.PRUNED and trial.intermediate_values:
             last = max(trial.intermediate_values)
             groups["pruned"].append((trial.number, trial.intermediate_values[last]))
@@ -94,7 +95,8 @@ def plot_history(study: optuna.Study, metric: str, path: Path) -> str | None:
                    marker="X", zorder=3, label="failed or pruned without a value")
     if groups["complete"]:
         pick = max if _maximize(study) else min
-        xs, best = [], []
+        xs: list[int] = []
+        best: list[float] = []
         for number, value in sorted(groups["complete"]):
             xs.append(number)
             best.append(value if not best else pick(best[-1], value))
@@ -130,7 +132,8 @@ def _position(dist: BaseDistribution, value: Any) -> float:
     if isinstance(dist, CategoricalDistribution):
         choices = list(dist.choices)
         return choices.index(value) / (len(choices) - 1) if len(choices) > 1 else 0.5
-    low, high, v = float(dist.low), float(dist.high), float(value)
+    ranged = cast(Ranged, dist)  # a study holds only Optuna's float, int and categorical kinds
+    low, high, v = float(ranged.low), float(ranged.high), float(value)
     if getattr(dist, "log", False):
         low, high, v = math.log(low), math.log(high), math.log(v)
     return (v - low) / (high - low) if high > low else 0.5
@@ -139,7 +142,8 @@ def _position(dist: BaseDistribution, value: Any) -> float:
 def _axis_labels(dist: BaseDistribution) -> list[tuple[float, str]]:
     if isinstance(dist, CategoricalDistribution):
         return [(_position(dist, c), space.describe(c)) for c in dist.choices]
-    return [(0.0, space.describe(dist.low)), (1.0, space.describe(dist.high))]
+    ranged = cast(Ranged, dist)  # as in _position
+    return [(0.0, space.describe(ranged.low)), (1.0, space.describe(ranged.high))]
 
 
 def plot_parallel(study: optuna.Study, metric: str, path: Path) -> str | None:
@@ -153,15 +157,15 @@ def plot_parallel(study: optuna.Study, metric: str, path: Path) -> str | None:
         return "the study searched no hyperparameter"
     plt = pyplot()
     names = list(dists)
-    values = [float(t.value) for t in complete]
+    values = [float(complete_value(t)) for t in complete]
     low, high = min(values), max(values)
     cmap = plt.get_cmap("viridis" if _maximize(study) else "viridis_r")
     norm = plt.Normalize(low, high if high > low else low + 1.0)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * (len(names) + 1)), 5))
-    order = sorted(complete, key=lambda t: t.value if _maximize(study) else -t.value)
+    order = sorted(complete, key=lambda t: complete_value(t) if _maximize(study) else -complete_value(t))
     for trial in order:
         ys = [_position(dists[n], trial.params[n]) if n in trial.params else math.nan for n in names]
-        ys.append((trial.value - low) / (high - low) if high > low else 0.5)
+        ys.append((complete_value(trial) - low) / (high - low) if high > low else 0.5)
         ax.plot(range(len(ys)), ys, color=cmap(norm(trial.value)), alpha=0.8, linewidth=1.5)
     for x, name in enumerate(names):
         ax.axvline(x, color="0.3", linewidth=0.8)

@@ -25,7 +25,7 @@ from autodl.results.diagnosis import Diagnosis
 from autodl.results.record import INFO_FILE, BestRecord, best_dir, read_record
 from autodl.runtime.stores import default_storage, mask_url, study_storage
 from autodl.search import stages
-from autodl.search.study import best_trial, count_states, load_stored_study
+from autodl.search.study import best_trial, complete_value, count_states, load_stored_study
 from autodl.spec import Spec, load_spec, space
 from autodl.spec.space import INV_LOG_PREFIX
 
@@ -40,7 +40,9 @@ def display_name(name: str) -> str:
 
 def _merge(a: BaseDistribution, b: BaseDistribution) -> BaseDistribution:
     """One distribution covering both; coarse-to-fine stages narrow ranges, choices stay whole."""
-    if isinstance(a, (FloatDistribution, IntDistribution)) and type(a) is type(b):
+    if isinstance(a, FloatDistribution) and isinstance(b, FloatDistribution) and type(a) is type(b):
+        return type(a)(low=min(a.low, b.low), high=max(a.high, b.high), log=a.log, step=a.step)
+    if isinstance(a, IntDistribution) and isinstance(b, IntDistribution) and type(a) is type(b):
         return type(a)(low=min(a.low, b.low), high=max(a.high, b.high), log=a.log, step=a.step)
     return a
 
@@ -157,9 +159,9 @@ def top_trials(study: optuna.Study, k: int) -> list[TrialRow]:
     """The ``k`` best complete trials: feasible ones first, each group best first."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    ranked = sorted(complete, key=lambda t: (t.user_attrs.get("state") == "infeasible", sign * t.value))
+    ranked = sorted(complete, key=lambda t: (t.user_attrs.get("state") == "infeasible", sign * complete_value(t)))
     return [
-        TrialRow(t.number, float(t.value), str(t.user_attrs.get("state", "complete")),
+        TrialRow(t.number, float(complete_value(t)), str(t.user_attrs.get("state", "complete")),
                  t.user_attrs.get("epochs"), dict(t.user_attrs.get("params", {})))
         for t in ranked[:k]
     ]

@@ -43,7 +43,7 @@ def load_keras() -> ModuleType:
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")
-            import keras  # noqa: F401
+            import keras  # noqa: F401  # imported for sys.modules below, inside the quiet block
     return sys.modules["keras"]
 
 

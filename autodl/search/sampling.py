@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 
 from autodl.outcome import Config
 from autodl.search.samplers import make_sampler
+from autodl.search.study import quiet_optuna
 from autodl.spec import Spec, params, space
 
 
@@ -47,6 +48,7 @@ def preview(spec: Spec, n: int) -> list[Sample]:
 
     With ``strategy: random`` these are exactly trials 0..n-1 of a real search.
     """
+    quiet_optuna()
     study = optuna.create_study(sampler=make_sampler(spec))
     samples = []
     for _ in range(n):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.trial import TrialState
 
 from autodl.runtime.log import logger
+from autodl.search.study import complete_value
 from autodl.spec import Spec, space
 
 MIN_KEPT = 2
@@ -133,7 +134,7 @@ def _zoomed_space(spec: Spec, study: optuna.Study, stage: int) -> Space:
     if stored is not None:
         return {name: space.from_raw(raw) for name, raw in stored.items()}
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    ranked = sorted(complete, key=lambda t: t.value,
+    ranked = sorted(complete, key=complete_value,
                     reverse=spec.search.objective.resolved_direction == "maximize")
     kept = ranked[: kept_count(len(ranked), spec.search.keep)]
     best = [t.user_attrs.get("params", {}) for t in kept]
@@ -165,7 +166,7 @@ def stage_spec(
     ranges = {n: d for n, d in zoomed.items() if not isinstance(d, space.Choice)}
     whole = spec.searched()
     allowed = {
-        name: space.recorded_choices(whole[name], dist.values)
+        name: space.recorded_choices(cast(space.Choice, whole[name]), dist.values)  # zoom() keeps each kind
         for name, dist in zoomed.items() if isinstance(dist, space.Choice)
     }
     return spec.with_distributions(ranges), stage + 1, allowed

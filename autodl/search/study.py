@@ -201,6 +201,16 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
         return None
 
 
+def complete_value(trial: FrozenTrial) -> float:
+    """The objective value of a complete trial; a study autodl wrote always has one."""
+    if trial.value is None:
+        raise StorageError(
+            f"trial #{trial.number} is complete but holds no single objective value; the study "
+            "was not written by an autodl search (a multi-objective study?)"
+        )
+    return trial.value
+
+
 def finished_count(study: optuna.Study) -> int:
     """Trials that are complete, pruned or failed."""
     return len(study.get_trials(deepcopy=False, states=FINISHED))

@@ -8,6 +8,7 @@ TensorFlow, Optuna or MLflow.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ class Spec(Section):
         """The spec as written, logged with every search."""
         return self._text
 
-    def searched(self) -> dict[str, space.Distribution]:
+    def searched(self) -> dict[str, space.Distribution]:  # type: ignore[override]  # no prefix: names carry their section
         """Every searched hyperparameter, keyed ``section.field``."""
         found: dict[str, space.Distribution] = {}
         for name, section in self.sections().items():
@@ -77,7 +78,7 @@ class Spec(Section):
             found["data"] = self.data
         return found
 
-    def with_distributions(self, dists: dict[str, space.Distribution]) -> Spec:
+    def with_distributions(self, dists: Mapping[str, space.Distribution]) -> Spec:
         """A copy whose searched fields take these distributions (a coarse-to-fine stage)."""
         updates: dict[str, dict[str, Any]] = {}
         for name, dist in dists.items():

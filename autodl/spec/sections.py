@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Annotated, Literal, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union, get_args
 
 from pydantic import (
     Field,
@@ -30,27 +30,34 @@ from autodl.spec.registry import Registry
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "tanh", "sigmoid", "leaky_relu")
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
-PrunerName = Literal[PRUNERS.names]  # type: ignore[valid-type]  # pydantic checks a Literal built from the registry
-WrappedPrunerName = Literal[tuple(n for n in PRUNERS.names if n not in WRAPPING_PRUNERS)]  # type: ignore[valid-type]  # as above
-ExportFormat = Literal[EXPORT_FORMATS.names]  # type: ignore[valid-type]  # as PrunerName
-StrategyName = Literal[STRATEGIES.names]  # type: ignore[valid-type]  # as PrunerName
+# Fields typed hyper(...), positive_int(...), one_of(...), fraction(...), flag() or PENALTY are
+# Annotated types built at run time; mypy cannot read a call as a type (pyproject.toml turns its
+# valid-type check off for this module), so they are Any to mypy.
+
+# pydantic checks a Literal built from the registry; mypy cannot read its names and takes Any
+PrunerName: TypeAlias = Literal[PRUNERS.names]  # type: ignore[name-defined]  # names known at run time
+WrappedPrunerName: TypeAlias = Literal[
+    tuple(n for n in PRUNERS.names if n not in WRAPPING_PRUNERS)
+]
+ExportFormat: TypeAlias = Literal[EXPORT_FORMATS.names]  # type: ignore[name-defined]  # as PrunerName
+StrategyName: TypeAlias = Literal[STRATEGIES.names]  # type: ignore[name-defined]  # as PrunerName
 
 
 class SplitSpec(Section):
     """How examples are split: by fractions that add up to 1, or by file (train on some files,
     evaluate on others)."""
 
-    train: float = Field(0.7, gt=0, lt=1)
-    train_dev: float = Field(0.1, ge=0, lt=1)
-    dev: float = Field(0.1, gt=0, lt=1)
-    test: float = Field(0.1, ge=0, lt=1)
+    train: float = Field(default=0.7, gt=0, lt=1)
+    train_dev: float = Field(default=0.1, ge=0, lt=1)
+    dev: float = Field(default=0.1, gt=0, lt=1)
+    test: float = Field(default=0.1, ge=0, lt=1)
     train_files: list[str] | None = Field(
-        None, min_length=1, description="Files whose rows make train and train-dev."
+        default=None, min_length=1, description="Files whose rows make train and train-dev."
     )
     dev_files: list[str] | None = Field(
-        None, min_length=1, description="Files whose rows make dev (and test, unless test_files)."
+        default=None, min_length=1, description="Files whose rows make dev (and test, unless test_files)."
     )
-    test_files: list[str] | None = Field(None, min_length=1, description="Files whose rows make test.")
+    test_files: list[str] | None = Field(default=None, min_length=1, description="Files whose rows make test.")
 
     @model_validator(mode="after")
     def _consistent(self) -> SplitSpec:
@@ -94,20 +101,20 @@ class DataSpec(Section):
     )
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     split: SplitSpec = SplitSpec()
-    label: str | None = Field(None, description="Table files: the label column (default: label, "
+    label: str | None = Field(default=None, description="Table files: the label column (default: label, "
                               "else the last column).")
-    features: list[str] | None = Field(None, min_length=1, description="Table files: the numeric "
+    features: list[str] | None = Field(default=None, min_length=1, description="Table files: the numeric "
                                        "feature columns (default: all but the label).")
-    text: str | None = Field(None, description="Table files: a column of text to classify.")
-    series: str | None = Field(None, description="Forecast this numeric column (a time series).")
+    text: str | None = Field(default=None, description="Table files: a column of text to classify.")
+    series: str | None = Field(default=None, description="Forecast this numeric column (a time series).")
     window: positive_int(2) = 24
-    horizon: int = Field(1, ge=1, description="Forecast this many steps after the window.")
-    stride: int = Field(1, ge=1, description="Steps between the starts of two windows.")
-    image_size: tuple[int, int] | None = Field(None, description="Image folders: resize to "
+    horizon: int = Field(default=1, ge=1, description="Forecast this many steps after the window.")
+    stride: int = Field(default=1, ge=1, description="Steps between the starts of two windows.")
+    image_size: tuple[int, int] | None = Field(default=None, description="Image folders: resize to "
                                                "[height, width].")
     color_mode: Literal["rgb", "grayscale"] = "rgb"
     stream: Union[bool, Literal["auto"]] = Field(
-        "auto", description="Image folders and CSV/TSV files: read examples from disk through "
+        default="auto", description="Image folders and CSV/TSV files: read examples from disk through "
         "tf.data while training instead of loading them whole; auto streams above 1 GiB."
     )
 
@@ -215,9 +222,12 @@ FAMILIES: Registry[Family] = Registry("model family", "model.family", [
     Family(CnnSpec), Family(RnnSpec), Family(MlpSpec), Family(CustomSpec),
 ])
 MODEL_SPECS: dict[str, type[Section]] = {family.name: family.section for family in FAMILIES}
-ModelSpec = Annotated[  # type: ignore[valid-type]  # the union of the registered families' sections
-    Union[tuple(MODEL_SPECS.values())], Field(discriminator="family")
-]
+if TYPE_CHECKING:
+    # mypy cannot read a Union built from the registry: it sees the same sections, written out
+    ModelSpec: TypeAlias = Union[CnnSpec, RnnSpec, MlpSpec, CustomSpec]
+else:
+    # the union of the registered families' sections
+    ModelSpec = Annotated[Union[tuple(MODEL_SPECS.values())], Field(discriminator="family")]
 
 
 class OptimizerSpec(Section):
@@ -254,15 +264,15 @@ class PrunerSpec(Section):
     """Which Optuna pruner stops hopeless trials, and when it may start."""
 
     name: PrunerName = "median"
-    warmup_epochs: int = Field(2, ge=0, description="Epochs each trial runs before it can be pruned.")
-    startup_trials: int = Field(5, ge=0, description="Trials that finish before pruning starts.")
-    percentile: float = Field(25.0, gt=0, lt=100, description="For name: percentile.")
-    wraps: WrappedPrunerName = Field("median", description="For name: patient: the pruner it asks once "
+    warmup_epochs: int = Field(default=2, ge=0, description="Epochs each trial runs before it can be pruned.")
+    startup_trials: int = Field(default=5, ge=0, description="Trials that finish before pruning starts.")
+    percentile: float = Field(default=25.0, gt=0, lt=100, description="For name: percentile.")
+    wraps: WrappedPrunerName = Field(default="median", description="For name: patient: the pruner it asks once "
                               "the objective has stopped improving.")
-    patience: int = Field(3, ge=0, description="For name: patient: the wrapped pruner is asked "
+    patience: int = Field(default=3, ge=0, description="For name: patient: the wrapped pruner is asked "
                           "only when the best of the last patience + 1 epochs is worse than the "
                           "best before them.")
-    min_delta: float = Field(0.0, ge=0, description="For name: patient: the smallest change that "
+    min_delta: float = Field(default=0.0, ge=0, description="For name: patient: the smallest change that "
                              "counts as an improvement.")
 
 
@@ -292,10 +302,10 @@ class ObjectiveSpec(Section):
 class ConstraintsSpec(Section):
     """Satisficing limits: a trial above any of them is kept, shown as infeasible, never best."""
 
-    latency_ms: float | None = Field(None, gt=0, description="Median time to predict one batch.")
-    params: int | None = Field(None, gt=0, description="Number of model parameters.")
-    model_size_mb: float | None = Field(None, gt=0, description="Size of the weights in MB.")
-    train_time_s: float | None = Field(None, gt=0, description="Seconds spent fitting the trial.")
+    latency_ms: float | None = Field(default=None, gt=0, description="Median time to predict one batch.")
+    params: int | None = Field(default=None, gt=0, description="Number of model parameters.")
+    model_size_mb: float | None = Field(default=None, gt=0, description="Size of the weights in MB.")
+    train_time_s: float | None = Field(default=None, gt=0, description="Seconds spent fitting the trial.")
 
     def limits(self) -> dict[str, float]:
         """The limits that are set, by measurement name."""
@@ -306,24 +316,24 @@ class SearchSpec(Section):
     """How trials are sampled, pruned, budgeted and stored."""
 
     strategy: StrategyName = "random"
-    trials: int = Field(20, ge=1, description="Total trials in the study (a resumed study counts "
+    trials: int = Field(default=20, ge=1, description="Total trials in the study (a resumed study counts "
                         "the ones it already has).")
-    timeout: float | None = Field(None, gt=0, description="Seconds before no new trial starts.")
-    max_epochs: int | None = Field(None, ge=1, description="Total epochs over all trials of the "
+    timeout: float | None = Field(default=None, gt=0, description="Seconds before no new trial starts.")
+    max_epochs: int | None = Field(default=None, ge=1, description="Total epochs over all trials of the "
                                    "study; no trial starts once they are spent.")
-    grid_points: int = Field(3, ge=2, description="grid: values per numeric range, evenly spaced "
+    grid_points: int = Field(default=3, ge=2, description="grid: values per numeric range, evenly spaced "
                              "on its scale (an int range with fewer values uses them all).")
-    stages: int = Field(3, ge=1, description="coarse_to_fine: number of stages sharing the trials.")
-    keep: float = Field(0.25, gt=0, description="coarse_to_fine: the best trials each later stage "
+    stages: int = Field(default=3, ge=1, description="coarse_to_fine: number of stages sharing the trials.")
+    keep: float = Field(default=0.25, gt=0, description="coarse_to_fine: the best trials each later stage "
                         "zooms onto: a top quantile (below 1) or a count (1 or more).")
-    margin: float = Field(0.1, ge=0, description="coarse_to_fine: widen each zoomed range by this "
+    margin: float = Field(default=0.1, ge=0, description="coarse_to_fine: widen each zoomed range by this "
                           "share of its width, on the parameter's scale.")
     pruner: PrunerSpec = PrunerSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
     constraints: ConstraintsSpec = ConstraintsSpec()
-    max_failed_trials: int = Field(5, ge=1, description="Stop after this many failed trials in a row.")
+    max_failed_trials: int = Field(default=5, ge=1, description="Stop after this many failed trials in a row.")
     storage: str | None = Field(
-        None, description="Optuna storage URL; default: optuna.db beside the MLflow store."
+        default=None, description="Optuna storage URL; default: optuna.db beside the MLflow store."
     )
 
 
@@ -338,11 +348,11 @@ class DiagnosticsSpec(Section):
     """What the bias / variance diagnosis compares against."""
 
     human_error: float = Field(
-        0.0, ge=0, description="Human-level (Bayes proxy) error, in the diagnosis metric's units: "
+        default=0.0, ge=0, description="Human-level (Bayes proxy) error, in the diagnosis metric's units: "
         "a fraction for classification (0.02 = 2% misclassified), the metric itself for regression."
     )
     tolerance: float | None = Field(
-        None, ge=0, description="Gaps smaller than this are not problems (default: 0.01 for "
+        default=None, ge=0, description="Gaps smaller than this are not problems (default: 0.01 for "
         "classification, 2% of the dev error for regression)."
     )
 
@@ -350,38 +360,35 @@ class DiagnosticsSpec(Section):
 class RuntimeSpec(Section):
     """How trials use the hardware. A GPU is used when TensorFlow sees one."""
 
-    mixed_precision: bool = Field(False, description="Compute in float16 with float32 weights, "
+    mixed_precision: bool = Field(default=False, description="Compute in float16 with float32 weights, "
                                   "on a GPU only (on a CPU, trials run in float32 with a notice).")
     xla: Union[bool, Literal["auto"]] = Field(
-        "auto", description="Compile each model with XLA (Keras's jit_compile): auto uses it where "
+        default="auto", description="Compile each model with XLA (Keras's jit_compile): auto uses it where "
         "the model supports it."
     )
-    threads: int | None = Field(None, ge=1, description="CPU threads per worker process "
+    threads: int | None = Field(default=None, ge=1, description="CPU threads per worker process "
                                 "(default: the cores divided among the workers).")
     trials_per_process: int | None = Field(
-        None, ge=1, description="Run trials in worker processes replaced after this many trials, "
+        default=None, ge=1, description="Run trials in worker processes replaced after this many trials, "
         "which gives back the memory TensorFlow keeps for every trial (default: one process)."
     )
-
-
-StrategyName = Literal[STRATEGIES.names]  # type: ignore[valid-type]  # as PrunerName
 
 
 class ExportSpec(Section):
     """Where the best model is saved, and what a finished search exports beside it."""
 
-    dir: str | None = Field(None, description="Default: best_model/<name>.")
+    dir: str | None = Field(default=None, description="Default: best_model/<name>.")
     formats: list[ExportFormat] = Field(
         default_factory=lambda: ["keras", "saved_model"],
         description="Formats a finished search writes to <dir>/export ([] for none); "
         "`autodl export` writes all four unless --formats says otherwise.",
     )
-    retrain: bool = Field(False, description="Refit the best configuration on train + train-dev "
+    retrain: bool = Field(default=False, description="Refit the best configuration on train + train-dev "
                           "for the best trial's epoch count before exporting.")
-    include_dev: bool = Field(False, description="With retrain: train on dev as well (its scores "
+    include_dev: bool = Field(default=False, description="With retrain: train on dev as well (its scores "
                               "are then no longer held out).")
     registry: Union[bool, str] = Field(
-        False, description="Register the export in the MLflow model registry: true under the "
+        default=False, description="Register the export in the MLflow model registry: true under the "
         "spec's name, or under this name."
     )
 

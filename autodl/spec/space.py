@@ -17,6 +17,7 @@ This module imports neither TensorFlow nor Optuna at load time.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -73,7 +74,7 @@ class ValueKind:
     minimum: float | None = None
     maximum: float | None = None
     nullable: bool = False
-    extra_types: tuple[type, ...] = field(default_factory=tuple)
+    extra_types: tuple[builtins.type, ...] = field(default_factory=tuple)  # the field above shadows type
 
     def describe(self) -> str:
         """A short human description, used in error messages."""

@@ -67,8 +67,11 @@ class EpochWatch:
             listener(number, metrics_now)
         if self.stop_reason is not None:
             return True
-        value = metrics_now.get(self.objective)
-        if value is not None and math.isfinite(value) and self.should_prune(number, value):
+        objective_value = metrics_now.get(self.objective)
+        if (
+            objective_value is not None and math.isfinite(objective_value)
+            and self.should_prune(number, objective_value)
+        ):
             self.pruned_epoch = number
             return True
         return False
@@ -84,7 +87,7 @@ def _watch_callback_class() -> type:
     """The Keras callback that hands each epoch to an ``EpochWatch`` (defined once Keras is loaded)."""
     keras = load_keras()
 
-    class WatchCallback(keras.callbacks.Callback):  # type: ignore[misc,name-defined]  # Keras is untyped
+    class WatchCallback(keras.callbacks.Callback):  # type: ignore[name-defined]  # a base class from Keras loaded at run time
         def __init__(self, watch: EpochWatch) -> None:
             super().__init__()
             self.watch = watch
