@@ -1,4 +1,5 @@
-"""Shared fixtures: spec files in a temporary project folder, and a CLI runner."""
+"""Shared fixtures: a temporary project folder, spec files in it, a CLI runner, no network, a fresh
+Keras session, and the PostgreSQL server when one answers. Plain helpers are in ``helpers.py``."""
 
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-SENTENCES = SHARED_DATA / "sentiment_labelled_sentences"
+pytest.register_assert_rewrite("tests.helpers")
 
-
-def mlflow_store() -> str:
-    """This folder's MLflow store as an absolute URI (MLflow caches stores by URI string)."""
-    return f"sqlite:///{Path.cwd().resolve()}/mlruns/mlflow.db"
+POSTGRES_URL = os.environ.get("AUTODL_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/test")
 
 
 @pytest.fixture
@@ -45,18 +41,6 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def minimal_spec(**overrides: object) -> dict:
-    """A small valid spec on the digits set; keyword arguments replace top-level sections."""
-    spec: dict = {
-        "name": "tiny",
-        "seed": 0,
-        "data": {"source": "digits"},
-        "model": {"family": "cnn"},
-    }
-    spec.update(overrides)
-    return spec
-
-
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any download attempt fails at once instead of reaching out (tests never download)."""
@@ -65,3 +49,26 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture
+def fresh_keras() -> None:
+    """An empty Keras session with fixed seeds (the model and trial tests use it for every test)."""
+    from autodl.runtime.backend import load_keras
+
+    keras = load_keras()
+    keras.utils.clear_session(free_memory=False)
+    keras.utils.set_random_seed(0)
+
+
+@pytest.fixture
+def postgres() -> str:
+    """The URL of this machine's PostgreSQL server (``AUTODL_TEST_POSTGRES``); skips when none answers."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    try:
+        engine = sqlalchemy.create_engine(POSTGRES_URL)
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("select 1"))
+    except Exception as exc:  # no server, no driver, refused
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {type(exc).__name__}")
+    return POSTGRES_URL

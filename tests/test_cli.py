@@ -1,15 +1,21 @@
-"""The CLI's fast paths: help, validate, and bad input ending in one message and exit code 2."""
+"""The CLI's fast paths: help, validate, sample, schema, bad input ending in one message and exit
+code 2, what each fast command leaves unimported, and the options passed on to workers."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from autodl.cli import app
-from tests.conftest import REPO, minimal_spec
+from autodl.errors import AutodlError
+from autodl.search.workers import Workers
+from tests.helpers import REPO, make_report_spec, minimal_spec, searched, write_module
 
 
 def test_help_lists_the_commands(runner: CliRunner) -> None:
@@ -120,7 +126,7 @@ def test_sample_shows_what_the_search_will_try_first(runner: CliRunner, tmp_path
 
     from autodl.search.sampling import sample_config
     from autodl.search.study import open_study
-    from autodl.spec import load_spec
+    from autodl.spec.document import load_spec
 
     path = REPO / "search_spaces" / "digits_cnn.yaml"
     result = runner.invoke(app, ["sample", str(path), "-n", "4", "--format", "csv"])
@@ -173,9 +179,6 @@ def test_sample_of_a_fixed_spec_says_so(runner: CliRunner, write_spec: Callable[
 
 
 def test_sample_imports_no_tensorflow() -> None:
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
@@ -217,3 +220,73 @@ def test_schema_accepts_the_shipped_specs_and_rejects_mistakes(runner: CliRunner
         {"name": "x", "model": {"family": "cnn"}},
     ):
         assert list(validator.iter_errors(bad)), bad
+
+
+def test_validate_does_not_import_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from autodl.cli import app\n"
+        f"r = CliRunner().invoke(app, ['validate', r'{REPO / 'search_spaces' / 'digits_cnn.yaml'}'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'mlflow', 'optuna') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+MARKING_MODULE = """
+    from pathlib import Path
+    Path(__file__).with_name("imported.marker").write_text("yes")
+
+    def build(hp):
+        raise RuntimeError("never built in this test")
+"""
+
+
+def test_validate_and_sample_never_import_the_module(tmp_path: Path, runner: CliRunner) -> None:
+    write_module(tmp_path, "marking_builder", MARKING_MODULE)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: c\ndata: {source: digits}\nmodel: {family: custom, build: 'marking_builder:build'}\n")
+    assert runner.invoke(app, ["validate", str(spec)]).exit_code == 0
+    sampled = runner.invoke(app, ["sample", str(spec)])
+    assert sampled.exit_code == 2 and "sample cannot preview them" in sampled.output.replace("\n", "")
+    assert not (tmp_path / "imported.marker").exists()
+
+
+def test_report_imports_neither_tensorflow_nor_mlflow(write_spec: Callable[..., Path], project: Path) -> None:
+    searched(make_report_spec(write_spec, trials=2), project / "mlruns")
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom autodl.cli import app\n"
+        "r = CliRunner().invoke(app, ['report', '--study', 'fake'])\nassert r.exit_code == 0, r.output\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'mlflow'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_search_passes_urls_to_its_workers_in_the_environment(
+    write_spec, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autodl import cli, pipeline
+
+    seen: dict[str, Any] = {}
+
+    def fake_run_search(spec: Any, quiet: bool, workers: Workers | None) -> None:
+        seen["workers"] = workers
+        raise AutodlError("stop here")
+
+    monkeypatch.setattr(pipeline, "run_search", fake_run_search)
+    spec = write_spec({"name": "tiny", "data": {"source": "digits"}, "model": {"family": "cnn"}})
+    url = "postgresql://user:secret@db/studies"
+    result = runner.invoke(cli.app, ["search", str(spec), "--workers", "3", "--storage", url,
+                                     "--trials", "7", "--quiet"])
+    assert result.exit_code == 2 and "stop here" in result.output
+    pool = seen["workers"]
+    assert pool.count == 3
+    assert pool.command == [sys.executable, "-m", "autodl", "worker", str(spec), "--trials", "7",
+                            "--quiet"]
+    assert pool.env == {"AUTODL_STORAGE": url}

@@ -1,0 +1,49 @@
+"""Worker processes of ``autodl search --workers N``: how the search reads their exits and replaces
+them. The workers here are tiny stand-in processes; real ones train in tests/e2e/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from autodl.errors import AutodlError
+from autodl.search.workers import Workers, run_workers
+from tests.helpers import make_spec, new_study
+
+
+def test_a_worker_that_fails_stops_the_search_with_a_message(write_spec, tmp_path: Path) -> None:
+    spec = make_spec(write_spec, trials=3)
+    failing = Workers(2, [sys.executable, "-c", "import sys; sys.exit(2)"])
+    with pytest.raises(AutodlError) as info:
+        run_workers(spec, new_study(spec, tmp_path), failing, live=False)
+    assert str(info.value).startswith(
+        "worker 1 (exit code 2), worker 2 (exit code 2) stopped with an error (its message is "
+        "above); the trials already finished are kept in the study."
+    )
+
+
+def test_workers_that_exit_after_interruption_end_the_search_as_interrupted(
+    write_spec, tmp_path: Path
+) -> None:
+    spec = make_spec(write_spec, trials=3)
+    interrupted = Workers(2, [sys.executable, "-c", "import sys; sys.exit(130)"])
+    result = run_workers(spec, new_study(spec, tmp_path), interrupted, live=False)
+    assert result.stop_reason == "interrupted" and result.ran == 0
+
+
+def test_workers_that_end_their_share_are_replaced_until_the_budget_is_spent(
+    write_spec, tmp_path: Path
+) -> None:
+    """Each stand-in worker runs one fake trial and exits, as ``trials_per_process: 1`` does."""
+    spec = make_spec(write_spec, trials=3).with_overrides(**{"runtime.trials_per_process": 1})
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    new_study(spec, tmp_path)
+    one_trial = (
+        "import optuna; s = optuna.load_study(study_name='tiny', storage=" + repr(storage) + "); "
+        "t = s.ask(); s.tell(t, 0.5)"
+    )
+    pool = Workers(1, [sys.executable, "-c", one_trial])
+    result = run_workers(spec, new_study(spec, tmp_path), pool, live=False)
+    assert result.stop_reason == "reached 3 trials" and result.ran == 3
