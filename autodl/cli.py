@@ -175,6 +175,34 @@ def worker(
 
 
 @app.command()
+def diagnose(
+    spec: SpecArg,
+    data: DataOpt = None,
+    tracking_uri: TrackingOpt = None,
+    storage: StorageOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Would more data help? Retrain the best configuration on growing shares of train, plot the
+    learning curve, and redo the diagnosis with it."""
+    _start(quiet, verbose)
+    with user_errors():
+        loaded = _load(spec, data, None, None, tracking_uri, storage, None)
+        from rich.markdown import Markdown
+
+        from autodl.pipeline import run_diagnose
+        from autodl.results.learning_curve import CURVE_FILE
+        from autodl.results.record import INFO_FILE
+
+        found = run_diagnose(loaded)
+        stdout_console.print(Markdown(found.diagnosis.report()), soft_wrap=False)
+        stdout_console.print(f"Learning curve: {found.directory / CURVE_FILE} (record: "
+                             f"{found.directory / INFO_FILE})", markup=False, highlight=False)
+        if found.parent_run_id:
+            stdout_console.print(f"MLflow: added to run {found.parent_run_id}", markup=False, highlight=False)
+
+
+@app.command()
 def validate(spec: SpecArg) -> None:
     """Check a spec (fields, ranges, data location) without importing TensorFlow."""
     with user_errors():

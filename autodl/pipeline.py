@@ -19,13 +19,15 @@ from optuna.trial import FrozenTrial
 
 from autodl import models
 from autodl.data import DataFor, Dataset, for_config, load_dataset, representative
-from autodl.errors import SpecError
+from autodl.errors import AutodlError, SpecError
 from autodl.export.bundle import after_search
 from autodl.outcome import Config, EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.report.plots import PLOTS_DIR, search_plots
 from autodl.results import BestModelSaver, SearchSummary, best_dir, finalize
 from autodl.results.diagnosis import Diagnosis
-from autodl.results.record import EXPORT_FOLDER, BestRecord
+from autodl.results.finalize import DIAGNOSIS_FILE, rediagnose
+from autodl.results.learning_curve import CURVE_FILE, LearningCurve
+from autodl.results.record import EXPORT_FOLDER, BestRecord, read_record
 from autodl.runtime import devices
 from autodl.runtime.log import interactive, logger
 from autodl.runtime.stores import file_lock, mask_url, study_lock, study_storage
@@ -41,10 +43,11 @@ from autodl.search import (
     recover,
 )
 from autodl.search.progress import SearchProgress
-from autodl.search.study import finished_count
+from autodl.search.study import find_study, finished_count
 from autodl.search.workers import Workers, run_workers
 from autodl.spec import Spec, objective_problem, space
 from autodl.tracking import PARENT_RUN_ATTR, Tracker, open_tracker
+from autodl.tracking.runs import log_diagnosis
 from autodl.trial import run_trial
 
 
@@ -197,6 +200,34 @@ def _finish(run: Prepared, result: SearchResult) -> tuple[BestRecord | None, Dia
     if best is None:
         return None, None
     return finalize(run.spec, run.data_for, run.directory, best)
+
+
+@dataclass(frozen=True)
+class Diagnosed:
+    """What ``autodl diagnose`` found: the redone diagnosis, its learning curve and where they are."""
+
+    diagnosis: Diagnosis
+    curve: LearningCurve
+    directory: Path
+    parent_run_id: str | None
+
+
+def run_diagnose(spec: Spec) -> Diagnosed:
+    """``autodl diagnose``: retrain the saved best configuration on growing shares of train, redo
+    the diagnosis with the learning curve, and add both to the best-model folder and MLflow."""
+    directory = best_dir(spec)
+    record = read_record(directory)
+    if record is None or "config" not in record:
+        raise AutodlError(f"No best model in {directory}: run `autodl search SPEC` first (or set export.dir).")
+    devices.apply(spec.runtime)
+    data = for_config(load_dataset(spec.data, spec.base_dir, spec.seed), record["config"])
+    _, diagnosis, curve = rediagnose(spec, data, directory)
+    study = find_study(spec.name, study_storage(spec))
+    parent = study.user_attrs.get(PARENT_RUN_ATTR) if study is not None else None
+    if spec.tracking.enabled and parent:
+        log_diagnosis(spec.tracking.uri, parent, diagnosis.metrics(), diagnosis.verdict, diagnosis.report(),
+                      [directory / CURVE_FILE, directory / DIAGNOSIS_FILE])
+    return Diagnosed(diagnosis, curve, directory, parent if spec.tracking.enabled else None)
 
 
 def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:

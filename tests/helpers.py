@@ -12,7 +12,7 @@ import socket
 import textwrap
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from autodl import models
 from autodl.data.dataset import SPLITS, Dataset, Split
 from autodl.outcome import EpochListener, PruneCheck, TrialOutcome
 from autodl.results.diagnosis import diagnose
+from autodl.results.uncertainty import ERROR_RATE, from_rate
 from autodl.runtime.backend import load_keras
 from autodl.runtime.stores import study_lock
 from autodl.search.loop import Objective, optimize
@@ -323,11 +324,11 @@ def search_once(folder: Path, **search_opts: Any) -> Searched:
 def write_best_json(folder: Path, study: optuna.Study, spec: Spec) -> dict[str, Any]:
     """A best.json as the end of a search writes it, with a data-mismatch diagnosis."""
     best = best_trial(study)
-    diagnosis = diagnose("error = 1 - accuracy", 0.02, 0.03, 0.12, test=0.13)
+    errors = {name: from_rate(name, error, 300)
+              for name, error in {"train": 0.005, "train_dev": 0.01, "dev": 0.12, "test": 0.13}.items()}
+    diagnosis = diagnose(ERROR_RATE, errors, human=0.0, origin="by_file")
     record = {"name": spec.name, "trial": best.number, "objective": {"metric": "dev_accuracy"},
-              "metrics": {"dev_accuracy": best.value},
-              "diagnosis": {"verdict": diagnosis.verdict, **asdict(diagnosis),
-                            "recommendations": diagnosis.recommendations()}}
+              "metrics": {"dev_accuracy": best.value}, "diagnosis": diagnosis.to_record()}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "best.json").write_text(json.dumps(record))
     return record

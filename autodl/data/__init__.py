@@ -8,7 +8,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from autodl.data.dataset import Dataset, RawData, Split, Task
+from autodl.data.dataset import Dataset, Origin, RawData, Split, Task
 from autodl.data.series import SeriesData
 from autodl.data.sources import SourceRef, read, read_series_source, resolve
 from autodl.data.splits import split_by_files, split_indices, take
@@ -102,7 +102,8 @@ def load_dataset(spec: DataSpec, base_dir: Path, seed: int) -> Dataset | SeriesD
         indices = split_by_files(raw.groups, y, spec.split, task, seed, raw.name)
     else:
         indices = split_indices(y, spec.split.fractions(), task, seed)
-    return Dataset(raw.name, raw.kind, task, take(raw.x, y, indices, raw.stream), names)
+    origin: Origin = "by_file" if spec.split.by_files else "random"
+    return Dataset(raw.name, raw.kind, task, take(raw.x, y, indices, raw.stream), names, origin)
 
 
 def for_config(loaded: Loaded, config: dict[str, Any]) -> Dataset:

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 Kind = Literal["image", "text", "tabular", "sequence"]
+Origin = Literal["random", "by_file", "by_time"]
 Task = Literal["binary", "multiclass", "regression"]
 SPLITS: tuple[str, ...] = ("train", "train_dev", "dev", "test")
 
@@ -76,6 +77,9 @@ class Dataset:
     task: Task
     splits: dict[str, Split]
     class_names: tuple[str, ...] = ()
+    origin: Origin = "random"
+    """How dev relates to train-dev: drawn from the same rows (``random``), from other files
+    (``by_file``), or later in time (``by_time``); it decides whether a data mismatch can exist."""
 
     @property
     def train(self) -> Split:

@@ -82,5 +82,5 @@ class SeriesData:
             x = np.stack([self.values[t - self.horizon - window + 1: t - self.horizon + 1]
                           for t in targets]) if len(targets) else np.zeros((0, window), "float32")
             splits[name] = Split(x[..., np.newaxis], self.values[targets])
-        return Dataset(self.name, "sequence", "regression", splits)
+        return Dataset(self.name, "sequence", "regression", splits, origin="by_time")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autodl.results.diagnosis import Diagnosis
+from autodl.results.diagnosis import Diagnosis, is_current
 
 SPLITS = ("train", "train_dev", "dev", "test")
 SPLIT_NAMES = {"train": "train", "train_dev": "train-dev", "dev": "dev", "test": "test"}
@@ -77,7 +77,7 @@ def _metrics(manifest: dict[str, Any]) -> list[str]:
 
 def _diagnosis(manifest: dict[str, Any]) -> list[str]:
     stored = manifest.get("diagnosis")
-    if not stored:
+    if not is_current(stored):
         return ["## Diagnosis", "", "No diagnosis was recorded for this trial (the search's "
                 "`best.json` was not finalized)."]
     report = Diagnosis.from_record(stored).report().replace("# Diagnosis", "## Diagnosis", 1)

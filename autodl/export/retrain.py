@@ -99,7 +99,7 @@ def training_data(data: Dataset, include_dev: bool) -> tuple[Dataset, list[str]]
     train = _joined([data.splits[n] for n in names])
     empty = Split(train.x[:0], train.y[:0], train.stream)
     splits = {"train": train, "train_dev": empty, "dev": data.splits["dev"], "test": data.splits["test"]}
-    return Dataset(data.name, data.kind, data.task, splits, data.class_names), names
+    return Dataset(data.name, data.kind, data.task, splits, data.class_names, data.origin), names
 
 
 @dataclass

@@ -22,7 +22,9 @@ from autodl.report.plots import (
 )
 from autodl.report.study import StudyReport
 from autodl.report.terminal import counts_text
-from autodl.results.diagnosis import LABELS
+from autodl.results.diagnosis import LABELS, SPLIT_LABELS
+from autodl.results.learning_curve import CURVE_FILE
+from autodl.results.uncertainty import SplitError, Z
 from autodl.spec.space import describe
 
 REPORTS_DIR = Path("reports")
@@ -99,19 +101,40 @@ def _diagnosis(report: StudyReport) -> str:
     if diagnosis is None or record is None:
         return (f'<p class="note">No diagnosis: {escape(str(report.record_path))} does not hold one (it is '
                 "written when a search ends with a saved best model).</p>")
-    errors = [("human-level", diagnosis.human), ("train", diagnosis.train), ("train-dev", diagnosis.train_dev),
-              ("dev", diagnosis.dev), ("test (final model only)", diagnosis.test)]
+    errors = [[SPLIT_LABELS[s.name], s.n, s.error, f"± {Z * s.se:.2g}"] for s in diagnosis.errors.values()]
+    if diagnosis.human is not None:
+        errors.insert(0, ["human-level", "-", diagnosis.human, "given"])
+    gaps = [[LABELS[g.name], f"{g.size:+.4g}", f"± {Z * g.se:.2g}", f"{g.resolvable:.2g}", "yes" if g.clear else "no"]
+            for g in diagnosis.gaps.values()]
     parts = [
         f"<p>Best model: trial #{record['trial']} ({escape(str(report.record_path))}); "
         f"{escape(diagnosis.metric)}.</p>",
-        _table(["split", "error"], [[name, value] for name, value in errors if value is not None]),
-        _table(["gap", "size"], [[LABELS[g], v] for g, v in diagnosis.gaps.items()]),
-        f"<p><b>Verdict:</b> {escape(diagnosis.verdict)}.</p>",
+        _table(["split", "examples", "error", f"{Z:g} SE"], errors),
+        _table(["gap", "size", f"{Z:g} SE", "smallest it can resolve", "stands out"], gaps),
     ]
+    if diagnosis.baselines:
+        shown = [s for s in ("dev", "test") if s in diagnosis.errors]
+
+        def cells(found: dict[str, SplitError]) -> list[object]:
+            return [f"{found[s].error:.4g} ± {Z * found[s].se:.2g}" if s in found else "-" for s in shown]
+
+        rows = [["the best network", *cells(diagnosis.errors)]]
+        rows += [[f"{b.name}: {b.description}", *cells(b.errors)] for b in diagnosis.baselines]
+        parts.append(_table(["model", *(f"{s} error" for s in shown)], rows))
+    curve = report.record_path.parent / CURVE_FILE
+    if curve.is_file():
+        parts.append("<p><b>Learning curve</b> (train and dev error against the training-set size):</p>"
+                     + _image(curve, "Learning curve"))
+    parts.append(f"<p><b>Verdict:</b> {escape(diagnosis.verdict)}.</p>")
+    if diagnosis.beats_reference is False and diagnosis.reference is not None:
+        parts.append(f'<p class="note"><b>Warning:</b> the best network does not beat the '
+                     f"{escape(diagnosis.reference.name)} baseline by more than the noise.</p>")
+    if diagnosis.notes:
+        parts.append("<ul>" + "".join(f"<li>{escape(note)}</li>" for note in diagnosis.notes) + "</ul>")
     if report.best is not None and report.best != record["trial"]:
         parts.append(f'<p class="note">The study\'s best is now trial #{report.best}; run the search '
                      "again to save and diagnose it.</p>")
-    if diagnosis.problems:
+    if diagnosis.recommendations():
         steps = "".join(f"<li>{escape(step)}</li>" for step in diagnosis.recommendations())
         parts.append(f"<p><b>Next steps:</b></p><ul>{steps}</ul>")
     return "".join(parts)

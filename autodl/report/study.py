@@ -21,7 +21,7 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState
 
 from autodl.errors import AutodlError
-from autodl.results.diagnosis import Diagnosis
+from autodl.results.diagnosis import Diagnosis, is_current
 from autodl.results.record import INFO_FILE, BestRecord, best_dir, read_record
 from autodl.runtime.stores import default_storage, mask_url, study_storage
 from autodl.search import stages
@@ -220,7 +220,7 @@ def gather(
         importances=importances(study),
         record_path=folder / INFO_FILE,
         record=record,
-        diagnosis=Diagnosis.from_record(stored) if stored else None,
+        diagnosis=Diagnosis.from_record(stored) if is_current(stored) else None,
     )
 
 

@@ -72,7 +72,7 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
     table.add_row("[dim]parameters[/]", str(best["params_count"]))
     console.print(table)
     if summary.diagnosis is not None:
-        console.print(Markdown(summary.diagnosis.report()))
+        console.print(Markdown(summary.diagnosis.report()), soft_wrap=False)
     console.print(f"Best model: {summary.export_dir}/model.keras (record: best.json)", markup=False)
     plots = summary.export_dir / PLOTS_DIR
     if plots.is_dir():
@@ -146,7 +146,7 @@ def print_study_report(report: StudyReport, console: Console) -> None:
         if report.best is not None and report.best != report.record["trial"]:
             console.print(f"The study's best is now trial #{report.best}; run the search again to save "
                           "and diagnose it.", markup=False)
-        console.print(Markdown(report.diagnosis.report()))
+        console.print(Markdown(report.diagnosis.report()), soft_wrap=False)
     else:
         console.print(f"No diagnosis: {report.record_path} does not hold one (it is written when a "
                       "search ends with a saved best model).", markup=False)

@@ -43,6 +43,8 @@ class BestRecord(TypedDict, total=False):
     data: dict[str, Any]
     history: dict[str, list[float]]
     diagnosis: dict[str, Any]
+    baselines: dict[str, Any]
+    learning_curve: dict[str, Any]
     error_analysis: dict[str, Any]
 
 

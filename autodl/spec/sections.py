@@ -345,16 +345,36 @@ class TrackingSpec(Section):
 
 
 class DiagnosticsSpec(Section):
-    """What the bias / variance diagnosis compares against."""
+    """What the bias / variance diagnosis compares against, and what it measures besides."""
 
-    human_error: float = Field(
-        default=0.0, ge=0, description="Human-level (Bayes proxy) error, in the diagnosis metric's units: "
-        "a fraction for classification (0.02 = 2% misclassified), the metric itself for regression."
+    human_error: float | None = Field(
+        default=None, ge=0, description="Human-level (Bayes proxy) error, in the diagnosis metric's units: "
+        "a fraction for classification (0.02 = 2% misclassified), the metric itself for regression. "
+        "Unset, avoidable bias is not claimed (for regression the baselines are the reference)."
     )
     tolerance: float | None = Field(
-        default=None, ge=0, description="Gaps smaller than this are not problems (default: 0.01 for "
-        "classification, 2% of the dev error for regression)."
+        default=None, ge=0, description="The absolute floor: a gap smaller than this is never a problem, "
+        "however small its noise (default: 0.01 for classification, 2% of the dev error for regression)."
     )
+    baselines: bool = Field(
+        default=True, description="Score the trivial baseline (majority class, mean, last value) and a "
+        "classical scikit-learn model on the same splits, beside the best network."
+    )
+    learning_curve: bool = Field(
+        default=False, description="At the end of a search, retrain the best configuration on growing "
+        "shares of train and plot train and dev error against the training-set size (as `autodl diagnose`)."
+    )
+    learning_curve_shares: list[float] = Field(
+        default_factory=lambda: [0.25, 0.5, 1.0], min_length=2,
+        description="The shares of train the learning curve trains on, growing, each in (0, 1].",
+    )
+
+    @field_validator("learning_curve_shares")
+    @classmethod
+    def _growing_shares(cls, shares: list[float]) -> list[float]:
+        if any(not 0 < s <= 1 for s in shares) or sorted(set(shares)) != shares:
+            raise ValueError("expected growing shares of train, each in (0, 1], e.g. [0.25, 0.5, 1.0]")
+        return shares
 
 
 class RuntimeSpec(Section):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from autodl.errors import TrackingError
@@ -218,6 +219,22 @@ class MlflowTracker:
                     self.client.log_artifact(run_id, str(item), "best_model")
         if plots is not None and plots.is_dir():
             self.client.log_artifacts(run_id, str(plots), "plots")
+
+
+def log_diagnosis(uri: str, run_id: str, metrics: dict[str, float], verdict: str, report: str,
+                  files: list[Path]) -> None:
+    """Add a redone diagnosis (``autodl diagnose``) to a search's parent run: its metrics, verdict,
+    ``diagnosis.md`` and the files beside it (the learning curve) under ``best_model/``."""
+    from mlflow.entities import Metric, RunTag
+
+    client = connected_client(uri)
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(f"diagnosis.{k}", float(v), now, 0) for k, v in metrics.items()],
+                     tags=[RunTag("diagnosis", verdict)])
+    client.log_text(run_id, report, "diagnosis.md")
+    for path in files:
+        if path.is_file():
+            client.log_artifact(run_id, str(path), "best_model")
 
 
 def open_tracker(enabled: bool, uri: str) -> Tracker:

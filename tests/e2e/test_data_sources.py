@@ -67,7 +67,8 @@ def test_two_sites_against_a_third(project: Path) -> None:
     assert record["data"]["sizes"] == {"train": 1800, "train_dev": 200, "dev": 500, "test": 500}
     assert {"train_accuracy", "train_dev_accuracy", "dev_accuracy", "test_accuracy"} <= set(record["metrics"])
     gaps = record["diagnosis"]["gaps"]
-    assert gaps["data_mismatch"] == pytest.approx(
+    assert record["diagnosis"]["origin"] == "by_file"
+    assert gaps["data_mismatch"]["size"] == pytest.approx(
         record["metrics"]["train_dev_accuracy"] - record["metrics"]["dev_accuracy"], abs=1e-6
     )
     analysis = (project / "best_model" / spec["name"] / "analysis" / "analysis.md").read_text()

@@ -81,8 +81,12 @@ def test_digits_search_tracks_every_trial_saves_the_best_and_resumes(project: Pa
     assert record["class_names"] == [str(i) for i in range(10)]
     assert parents.iloc[0]["tags.best_trial"] == str(record["trial"])
     diagnosis = record["diagnosis"]
-    assert diagnosis["train"] == pytest.approx(1 - record["metrics"]["train_accuracy"])
-    assert diagnosis["gaps"]["variance"] == pytest.approx(diagnosis["train_dev"] - diagnosis["train"])
+    errors = diagnosis["errors"]
+    assert errors["train"]["error"] == pytest.approx(1 - record["metrics"]["train_accuracy"], abs=1e-6)
+    assert errors["dev"]["n"] == record["data"]["sizes"]["dev"] and errors["dev"]["se"] > 0
+    assert diagnosis["gaps"]["variance"]["size"] == pytest.approx(
+        errors["train_dev"]["error"] - errors["train"]["error"])
+    assert [s["name"] for s in record["baselines"]["scores"]] == ["majority", "logistic_regression"]
     assert parents.iloc[0]["tags.diagnosis"] == diagnosis["verdict"]
     assert (folder / "diagnosis.md").read_text().startswith("# Diagnosis (error = 1 - accuracy)")
     assert sorted(p.name for p in (folder / "analysis").iterdir()) == [

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from autodl.export import formats, modelcard
+from autodl.results.diagnosis import diagnose
+from autodl.results.uncertainty import ERROR_RATE, from_rate
 
 
 def manifest(text: bool = False, retrained: bool = True) -> dict[str, Any]:
@@ -24,11 +26,10 @@ def manifest(text: bool = False, retrained: bool = True) -> dict[str, Any]:
         "metrics": {"search": metrics,
                     "exported": {"train_accuracy": 0.97, "test_accuracy": 0.91, "params": 12345.0,
                                  "model_size_mb": 0.05, "latency_ms": 3.2}},
-        "diagnosis": {"metric": "error = 1 - accuracy", "human": 0.0, "train": 0.01, "train_dev": 0.05,
-                      "dev": 0.1, "test": 0.12, "human_given": False, "tolerance": 0.01,
-                      "gaps": {"avoidable_bias": 0.01, "variance": 0.04, "data_mismatch": 0.05,
-                               "dev_overfitting": 0.02},
-                      "problems": ["data_mismatch", "variance"]},
+        "diagnosis": diagnose(ERROR_RATE, {
+            "train": from_rate("train", 0.01, 2100), "train_dev": from_rate("train_dev", 0.05, 300),
+            "dev": from_rate("dev", 0.1, 300), "test": from_rate("test", 0.12, 300),
+        }, human=0.0, origin="by_file").to_record(),
         "formats": {
             name: {"path": formats.get(name).path, "raw_text": formats.get(name).raw_text,
                    "bytes": 250_000, "max_abs_diff": 1e-7, "latency_ms": 1.5}
@@ -59,6 +60,7 @@ def test_model_card_covers_data_splits_hyperparameters_metrics_diagnosis_and_loa
     assert "| split | loss | accuracy |" in card and "| test | 0.12 | 0.88 |" in card
     assert "retrained on train + train-dev for 5 epochs" in card
     assert "**Verdict:** data mismatch and variance." in card
+    assert "| dev | 300 | 0.1 | 0.035 |" in card
     assert "Parameters: 12,345; weights: 0.05 MB; Keras latency for one batch: 3.2 ms" in card
     assert "| onnx | `model.onnx` | 0.25 MB | 1.5 ms | 1e-07 |" in card
     assert "- **tflite** (`model.tflite`, takes token ids (see below))" in card

@@ -8,6 +8,7 @@ import pytest
 
 from autodl.outcome import TrialOutcome
 from autodl.results.diagnosis import diagnose
+from autodl.results.uncertainty import ERROR_RATE, from_rate
 from autodl.search.loop import SearchEnd, SearchStart
 from autodl.tracking.runs import MlflowTracker, NullTracker, open_tracker
 from tests.helpers import mlflow_store
@@ -37,7 +38,9 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     tracker.trial_started(2, {"model.units": 4, "optimizer.name": "sgd"}, seed=9, tags={})
     tracker.trial_finished(2, TrialOutcome("failed", reason="loss became nan at epoch 1"))
     best = {"trial": 0, "metrics": {"dev_accuracy": 0.8}, "hyperparameters": {"model.units": 32}}
-    diagnosis = diagnose("error = 1 - accuracy", 0.01, 0.09, 0.10)
+    rates = {"train": 0.01, "train_dev": 0.09, "dev": 0.10}
+    errors = {name: from_rate(name, error, 1000) for name, error in rates.items()}
+    diagnosis = diagnose(ERROR_RATE, errors, human=0.0, origin="by_file")
     stages = {1: {"model.units": "int [8, 64]"}, 2: {"model.units": "int [16, 40]"}}
     tracker.search_ended(SearchEnd("FINISHED", {"complete": 1, "pruned": 1, "failed": 1}, stages, best,
                                    diagnosis.metrics(), diagnosis.verdict, diagnosis.report()))
@@ -69,6 +72,7 @@ def test_parent_and_nested_trial_runs(project: Path) -> None:
     assert top.data.tags["diagnosis"] == "variance"
     assert top.data.metrics["diagnosis.variance"] == pytest.approx(0.08)
     assert top.data.metrics["diagnosis.train_dev_error"] == pytest.approx(0.09)
+    assert top.data.metrics["diagnosis.dev_n"] == 1000 and top.data.metrics["diagnosis.variance_se"] > 0
     trial_run = runs["trial-0"].info.run_id
     assert [a.path for a in client.list_artifacts(trial_run)] == ["model_summary.txt"]
     summary = Path(client.download_artifacts(trial_run, "model_summary.txt", str(project)))
