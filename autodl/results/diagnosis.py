@@ -36,6 +36,10 @@ LABELS = {
     "dev_overfitting": "overfitting to dev",
 }
 SPLIT_LABELS = {"train": "train", "train_dev": "train-dev", "dev": "dev", "test": "test (final model only)"}
+CURVE_VERDICT = {
+    "falling": "; the learning curve says more data helps (dev error still falling)",
+    "flat": "; the learning curve says more data will not help (dev error has met train error)",
+}
 ROUNDING = 1e-9
 """Differences of errors this close to the floor are the floor (0.16 - 0.15 is 0.0100000000000001)."""
 ORIGIN_TEXT = {
@@ -105,7 +109,11 @@ class Diagnosis:
 
     @property
     def verdict(self) -> str:
-        """The problems in words, largest first, or why none can be named."""
+        """The problems in words, largest first, or why none can be named; then what the learning
+        curve says of more data, when one was measured."""
+        return self._gaps_verdict() + CURVE_VERDICT.get(self.curve_trend or "", "")
+
+    def _gaps_verdict(self) -> str:
         found = [LABELS[p] for p in self.problems]
         prefix = "past human level; " if self.past_human else ""
         if found:

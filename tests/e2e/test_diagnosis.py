@@ -94,6 +94,7 @@ def test_a_small_random_table_is_not_read_as_a_gap_it_cannot_resolve(project: Pa
         "optimizer": {"name": "adam", "learning_rate": 0.01},
         "training": {"epochs": 15, "batch_size": 16},
         "search": {"trials": 1, "pruner": {"name": "none"}},
+        "diagnostics": {"learning_curve": True},
         "export": {"formats": []},
         "tracking": {"enabled": False},
     }
@@ -114,4 +115,8 @@ def test_a_small_random_table_is_not_read_as_a_gap_it_cannot_resolve(project: Pa
     logistic = next(s for s in record["baselines"]["scores"] if s["name"] == "logistic_regression")
     assert logistic["errors"]["dev"]["n"] == 18
     assert "| dev | 18 |" in (project / "best_model" / "wine" / "diagnosis.md").read_text()
+    curve = record["learning_curve"]
+    assert [p["n_train"] for p in curve["points"]] == [31, 62, 124]
+    assert diagnosis["curve_trend"] == curve["trend"] and diagnosis["curve_reading"] in diagnosis["notes"]
+    assert (project / "best_model" / "wine" / "learning_curve.png").is_file()
     assert "logistic_regression" in result.output

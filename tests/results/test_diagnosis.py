@@ -145,6 +145,18 @@ def test_no_errors_in_a_small_split_is_not_an_exact_zero() -> None:
     assert binomial_se(1.0, 18) == pytest.approx(binomial_se(0.0, 18)) and binomial_se(0.0, 0) == 0.0
 
 
+@pytest.mark.parametrize(("trend", "suffix"), [
+    ("falling", "; the learning curve says more data helps (dev error still falling)"),
+    ("flat", "; the learning curve says more data will not help (dev error has met train error)"),
+    ("unclear", ""),
+])
+def test_the_learning_curve_joins_the_verdict(trend: str, suffix: str) -> None:
+    found = diagnose(ERROR_RATE, rates(BIG, train=0.01, dev=0.11), human=0.0, curve_trend=trend,
+                     curve_reading=f"Dev error went {trend}.")
+    assert found.verdict == "variance" + suffix
+    assert f"Dev error went {trend}." in found.notes
+
+
 def test_report_metrics_and_record_show_sizes_and_uncertainty() -> None:
     ridge = Reference("logistic_regression", "logistic regression", rates(300, dev=0.2, test=0.22))
     found = diagnose(ERROR_RATE, rates(300, train=0.01, train_dev=0.05, dev=0.12, test=0.13), human=0.0,
