@@ -121,9 +121,12 @@ def stop_reason(spec: Spec, study: optuna.Study, started: float) -> str | None:
 
     Trials that other workers are running count against ``search.trials``, so workers sharing a
     study stop together at the requested number; against ``search.max_epochs`` they count with
-    all the epochs they may train.
+    all the epochs they may train. A trial that failed only because its process died, and was
+    queued again (its retry names it in ``retry_of``), counts no more: its retry takes its place,
+    so a crash does not eat the budget.
     """
-    trials = study.get_trials(deepcopy=False)
+    replaced = {t.user_attrs["retry_of"] for t in study.get_trials(deepcopy=False) if "retry_of" in t.user_attrs}
+    trials = [t for t in study.get_trials(deepcopy=False) if t.number not in replaced]
     claimed = sum(t.state in FINISHED or t.state == TrialState.RUNNING for t in trials)
     if claimed >= spec.search.trials:
         count = spec.search.trials

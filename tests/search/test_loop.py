@@ -63,6 +63,28 @@ def test_resume_counts_the_trials_already_finished(write_spec, tmp_path) -> None
     assert done.ran == 0 and done.stop_reason == "reached 6 trials"
 
 
+def test_a_trial_lost_with_its_process_does_not_count_against_the_budget(write_spec, tmp_path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    spec = make_spec(write_spec, pruner={"name": "none"})
+    study = new_study(spec, tmp_path)
+    optimize(spec.with_overrides(**{"search.trials": 2}), study, curve_objective(by_filters), [],
+             lambda t, o: None)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lost = study.ask()
+    lost.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    result = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None)
+    states = [t.state for t in result.study.trials]
+    assert result.stop_reason == "reached 6 trials"
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 6 and len(states) == 7
+    assert result.study.trials[lost.number].state == optuna.trial.TrialState.FAIL
+    assert [t.user_attrs.get("retry_of") for t in result.study.trials].count(lost.number) == 1
+    assert result.ran == 4
+
+
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(write_spec, tmp_path) -> None:
     spec = make_spec(write_spec, pruner={"name": "none"})
     base = curve_objective(by_filters)

@@ -94,7 +94,8 @@ def test_a_trial_whose_remote_worker_stopped_beating_is_failed_and_queued(
     retry = [t for t in frozen if t.user_attrs.get("retry_of") == 0]
     assert len(retry) == 1 and retry[0].params["model.blocks"] == lost.params["model.blocks"]
     assert "another-machine:4242" in retry[0].user_attrs["retry_reason"]
-    assert len(frozen) == 3
+    assert len(frozen) == 4, "the lost trial's retry takes its place in the budget of 3"
+    assert sum(t.state != optuna.trial.TrialState.FAIL for t in frozen) == 3
 
 
 def test_two_searches_share_one_study_on_postgres(postgres: str, write_spec: Callable[..., Path]) -> None:
