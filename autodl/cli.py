@@ -1,14 +1,20 @@
 """The ``autodl`` command line: thin wrappers that parse options and call the stages.
 
 Heavy libraries (TensorFlow, Keras, MLflow, Optuna) are imported inside commands, so ``--help``
-and ``validate`` stay instant. Every ``AutodlError`` ends as one message and exit code 2.
+and ``validate`` stay instant. Every command ends with one of the exit codes below: an
+``AutodlError`` as one message and ``EXIT_USER_ERROR``, any other exception (a bug) as one line,
+its traceback in a log file, and ``EXIT_INTERNAL_ERROR``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import platform
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -17,31 +23,101 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from autodl import __version__
-from autodl.errors import AutodlError
+from autodl.errors import AutodlError, first_line
 from autodl.runtime.log import configure, logger, stderr_console, stdout_console
+
+EXIT_FELL_SHORT = 1
+"""The search ended without a feasible complete trial, or gave up after failures in a row."""
+EXIT_USER_ERROR = 2
+"""A problem with the input (spec, data, options, an unreachable server): one message says what to fix."""
+EXIT_INTERNAL_ERROR = 3
+"""A bug in autodl: one line, the traceback in a log file."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (Typer's own code for it); what finished is kept."""
+PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException)
+"""Exceptions that end a command on purpose, with their own message and code (Typer's usage
+errors are ``TyperException``s)."""
+
+
+def write_error_log(exc: BaseException) -> Path | None:
+    """Write ``exc``'s traceback, with the command line and versions, to a new file in the system's
+    temporary folder (writable when the project folder is not); ``None`` if it cannot be written."""
+    try:
+        header = (f"autodl {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+                  f"command: {' '.join(sys.argv)}\ncwd: {os.getcwd()}\n\n")
+        handle, name = tempfile.mkstemp(prefix=f"autodl-error-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as log:
+            log.write(header + "".join(traceback.format_exception(exc)))
+    except OSError:
+        return None
+    return Path(name)
+
+
+def report_internal_error(exc: Exception) -> None:
+    """One line on stderr for a bug, naming the log file that holds its traceback; with
+    ``--verbose`` the ``autodl`` logger shows the traceback too (and stderr does when no log file
+    could be written)."""
+    what = f"{type(exc).__name__}: {first_line(exc).rstrip('.')}" if str(exc).strip() else type(exc).__name__
+    log = write_error_log(exc)
+    where = f"The traceback is in {log}" if log else "The traceback follows (no log file could be written)"
+    stderr_console.print(f"autodl hit an internal error (a bug): {what}. {where}; please report it.",
+                         markup=False, highlight=False)
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    if log is None:
+        sys.stderr.write(text + "\n")
+    else:
+        logger.debug("%s", text)
+
+
+def _user_error(message: str) -> typer.Exit:
+    stderr_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(EXIT_USER_ERROR)
+
+
+@contextmanager
+def handled_errors() -> Iterator[None]:
+    """Known errors as one message and ``EXIT_USER_ERROR``, and so is a file that cannot be read or
+    written (an ``OSError`` naming it: permissions, a full disk, a file where a folder should be);
+    any other exception as a reported internal error and ``EXIT_INTERNAL_ERROR``. Exits, Click's
+    usage errors and Ctrl-C pass."""
+    try:
+        yield
+    except PASS_THROUGH:
+        raise
+    except AutodlError as exc:
+        raise _user_error(str(exc)) from None
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.filename is not None:
+            raise _user_error(
+                f"Cannot use {exc.filename}: {exc.strerror or type(exc).__name__}. Check the path, its "
+                "permissions and the free disk space."
+            ) from None
+        report_internal_error(exc)
+        raise typer.Exit(EXIT_INTERNAL_ERROR) from None
+
+
+class Commands(TyperGroup):
+    """The command group: every command runs inside ``handled_errors``."""
+
+    def invoke(self, ctx: Any) -> Any:  # Typer's vendored click Context, not public
+        with handled_errors():
+            return super().invoke(ctx)
+
 
 app = typer.Typer(
     name="autodl",
     help="Find good Keras models (CNN, RNN, MLP) for your data from one YAML spec.",
+    cls=Commands,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-SpecArg = Annotated[Path, typer.Argument(help="The YAML search-space spec.", dir_okay=False)]
+SpecArg = Annotated[Path, typer.Argument(help="The YAML search-space spec.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the final report and errors.")]
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn known errors into one message on stderr and exit code 2."""
-    try:
-        yield
-    except AutodlError as exc:
-        stderr_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 def _version(value: bool) -> None:
@@ -127,25 +203,26 @@ def search(
 ) -> None:
     """Run (or resume) the search a spec describes, log it to MLflow, save the best model."""
     _start(quiet, verbose)
-    with user_errors():
-        loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
-        from autodl.pipeline import run_search
-        from autodl.report.terminal import print_summary
-        from autodl.search.workers import Workers
+    loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
+    from autodl.pipeline import run_search
+    from autodl.report.terminal import print_summary
+    from autodl.search.workers import Workers
 
-        pool = None
-        if workers > 1 or loaded.runtime.trials_per_process is not None:
-            given = {"--data": data, "--trials": trials, "--timeout": timeout, "--seed": seed}
-            command = [sys.executable, "-m", "autodl", "worker", str(spec)]
-            command += [part for flag, value in given.items() if value is not None
-                        for part in (flag, str(value))]
-            command += ["--quiet"] * quiet + ["--verbose"] * verbose
-            urls = {"AUTODL_STORAGE": storage, "AUTODL_TRACKING_URI": tracking_uri}
-            pool = Workers(workers, command, {k: v for k, v in urls.items() if v is not None})
-        summary = run_search(loaded, quiet=quiet, workers=pool)
-        print_summary(summary, stdout_console)
-        if summary.result.stop_reason == "interrupted":
-            raise typer.Exit(130)
+    pool = None
+    if workers > 1 or loaded.runtime.trials_per_process is not None:
+        given = {"--data": data, "--trials": trials, "--timeout": timeout, "--seed": seed}
+        command = [sys.executable, "-m", "autodl", "worker", str(spec)]
+        command += [part for flag, value in given.items() if value is not None
+                    for part in (flag, str(value))]
+        command += ["--quiet"] * quiet + ["--verbose"] * verbose
+        urls = {"AUTODL_STORAGE": storage, "AUTODL_TRACKING_URI": tracking_uri}
+        pool = Workers(workers, command, {k: v for k, v in urls.items() if v is not None})
+    summary = run_search(loaded, quiet=quiet, workers=pool)
+    print_summary(summary, stdout_console)
+    if summary.result.stop_reason == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if summary.result.fell_short:
+        raise typer.Exit(EXIT_FELL_SHORT)
 
 
 @app.command()
@@ -164,14 +241,18 @@ def worker(
     """Join a search's study as one more worker (on this or another machine) and run trials
     until its budget is spent. Use the same spec, --storage and --tracking-uri as the search."""
     _start(quiet, verbose, label)
-    with user_errors():
-        loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
-        from autodl.pipeline import run_worker
+    loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
+    from autodl.pipeline import run_worker
+    from autodl.report.terminal import shortfall_text
 
-        result = run_worker(loaded, quiet=quiet)
-        logger.info("stopped (%s) after %d trials here", result.stop_reason, result.ran)
-        if result.stop_reason == "interrupted":
-            raise typer.Exit(130)
+    result = run_worker(loaded, quiet=quiet)
+    logger.info("stopped (%s) after %d trials here", result.stop_reason, result.ran)
+    if result.stop_reason == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    shortfall = shortfall_text(result)
+    if shortfall:
+        logger.warning("%s", shortfall)
+        raise typer.Exit(EXIT_FELL_SHORT)
 
 
 @app.command()
@@ -186,47 +267,45 @@ def diagnose(
     """Would more data help? Retrain the best configuration on growing shares of train, plot the
     learning curve, and redo the diagnosis with it."""
     _start(quiet, verbose)
-    with user_errors():
-        loaded = _load(spec, data, None, None, tracking_uri, storage, None)
-        from rich.markdown import Markdown
+    loaded = _load(spec, data, None, None, tracking_uri, storage, None)
+    from rich.markdown import Markdown
 
-        from autodl.pipeline import run_diagnose
-        from autodl.results.learning_curve import CURVE_FILE
-        from autodl.results.record import INFO_FILE
+    from autodl.pipeline import run_diagnose
+    from autodl.results.learning_curve import CURVE_FILE
+    from autodl.results.record import INFO_FILE
 
-        found = run_diagnose(loaded)
-        stdout_console.print(Markdown(found.diagnosis.report()), soft_wrap=False)
-        stdout_console.print(f"Learning curve: {found.directory / CURVE_FILE} (record: "
-                             f"{found.directory / INFO_FILE})", markup=False, highlight=False)
-        if found.parent_run_id:
-            stdout_console.print(f"MLflow: added to run {found.parent_run_id}", markup=False, highlight=False)
+    found = run_diagnose(loaded)
+    stdout_console.print(Markdown(found.diagnosis.report()), soft_wrap=False)
+    stdout_console.print(f"Learning curve: {found.directory / CURVE_FILE} (record: "
+                         f"{found.directory / INFO_FILE})", markup=False, highlight=False)
+    if found.parent_run_id:
+        stdout_console.print(f"MLflow: added to run {found.parent_run_id}", markup=False, highlight=False)
 
 
 @app.command()
 def validate(spec: SpecArg) -> None:
     """Check a spec (fields, ranges, data location) without importing TensorFlow."""
-    with user_errors():
-        from autodl.data.sources import resolve
-        from autodl.spec import load_spec
-        from autodl.spec.space import describe
+    from autodl.data.sources import resolve
+    from autodl.spec import load_spec
+    from autodl.spec.space import describe
 
-        loaded = load_spec(spec)
-        resolve(loaded.data.source, loaded.base_dir)
-        searched = loaded.searched()
-        custom = (
-            f" plus those its {loaded.model.build} defines"
-            if loaded.model.family == "custom" else ""
-        )
-        stdout_console.print(
-            f"{spec} is valid: {loaded.model.family} on {loaded.data.source}, "
-            f"{len(searched)} searched hyperparameters{custom}, {loaded.search.trials} "
-            f"trial{'s' if loaded.search.trials != 1 else ''} "
-            f"({loaded.search.strategy}, pruner {loaded.search.pruner.name}).",
-            highlight=False,
-            markup=False,
-        )
-        for name, dist in searched.items():
-            stdout_console.print(f"  {name}: {describe(dist)}", highlight=False, markup=False)
+    loaded = load_spec(spec)
+    resolve(loaded.data.source, loaded.base_dir)
+    searched = loaded.searched()
+    custom = (
+        f" plus those its {loaded.model.build} defines"
+        if loaded.model.family == "custom" else ""
+    )
+    stdout_console.print(
+        f"{spec} is valid: {loaded.model.family} on {loaded.data.source}, "
+        f"{len(searched)} searched hyperparameters{custom}, {loaded.search.trials} "
+        f"trial{'s' if loaded.search.trials != 1 else ''} "
+        f"({loaded.search.strategy}, pruner {loaded.search.pruner.name}).",
+        highlight=False,
+        markup=False,
+    )
+    for name, dist in searched.items():
+        stdout_console.print(f"  {name}: {describe(dist)}", highlight=False, markup=False)
 
 
 class SampleFormat(str, Enum):
@@ -245,22 +324,21 @@ def sample(
     ] = SampleFormat.table,
 ) -> None:
     """Print the configurations the search would try first, without training anything."""
-    with user_errors():
-        from autodl.report.terminal import print_samples
-        from autodl.search.sampling import preview
-        from autodl.spec import load_spec
+    from autodl.report.terminal import print_samples
+    from autodl.search.sampling import preview
+    from autodl.spec import load_spec
 
-        loaded = load_spec(spec)
-        names = [p.name for p in loaded.parameters() if p.searched]
-        if loaded.model.family == "custom":
-            raise AutodlError(
-                f"{spec}: a custom model's hyperparameters come from its build(hp), which only "
-                "`autodl search` imports; sample cannot preview them."
-            )
-        if not names:
-            raise AutodlError(f"{spec} searches nothing: every hyperparameter has a fixed value.")
-        rows = [s.params for s in preview(loaded, n)]
-        print_samples(rows, names, stdout_console, output_format.value)
+    loaded = load_spec(spec)
+    names = [p.name for p in loaded.parameters() if p.searched]
+    if loaded.model.family == "custom":
+        raise AutodlError(
+            f"{spec}: a custom model's hyperparameters come from its build(hp), which only "
+            "`autodl search` imports; sample cannot preview them."
+        )
+    if not names:
+        raise AutodlError(f"{spec} searches nothing: every hyperparameter has a fixed value.")
+    rows = [s.params for s in preview(loaded, n)]
+    print_samples(rows, names, stdout_console, output_format.value)
 
 
 @app.command()
@@ -288,11 +366,10 @@ def ui(
 
     tracking_uri = tracking_uri or DEFAULT_TRACKING_URI
     db = missing_sqlite(tracking_uri)
-    with user_errors():
-        if db is not None:
-            raise AutodlError(
-                f"No MLflow store at {db}: run `autodl search SPEC` first, or pass --tracking-uri."
-            )
+    if db is not None:
+        raise AutodlError(
+            f"No MLflow store at {db}: run `autodl search SPEC` first, or pass --tracking-uri."
+        )
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
                "--host", host, "--port", str(port)]
     stderr_console.print(f"MLflow UI on http://{host}:{port} (Ctrl-C to stop)", markup=False)
@@ -304,7 +381,7 @@ def ui(
 @app.command()
 def report(
     spec: Annotated[
-        Optional[Path], typer.Argument(help="The spec the study was searched with.", dir_okay=False)
+        Optional[Path], typer.Argument(help="The spec the study was searched with.")
     ] = None,
     study: Annotated[
         Optional[str], typer.Option(help="The study's name, to report without its spec file.")
@@ -320,15 +397,14 @@ def report(
     top: Annotated[int, typer.Option(min=1, help="How many of the best trials to list.")] = 5,
 ) -> None:
     """Summarize a stored study: trial counts, best trials, stages, importances, diagnosis, plots."""
-    with user_errors():
-        from autodl.report.html import default_path, write_html
-        from autodl.report.study import load_report
-        from autodl.report.terminal import print_study_report
+    from autodl.report.html import default_path, write_html
+    from autodl.report.study import load_report
+    from autodl.report.terminal import print_study_report
 
-        loaded = load_report(spec, study, storage, top)
-        print_study_report(loaded, stdout_console)
-        written = write_html(loaded, html or default_path(loaded.name))
-        stdout_console.print(f"HTML report: {written}", markup=False, highlight=False)
+    loaded = load_report(spec, study, storage, top)
+    print_study_report(loaded, stdout_console)
+    written = write_html(loaded, html or default_path(loaded.name))
+    stdout_console.print(f"HTML report: {written}", markup=False, highlight=False)
 
 
 @app.command()
@@ -364,33 +440,32 @@ def export(
 ) -> None:
     """Export the best model of a search: .keras, SavedModel, TFLite, ONNX, a model card, MLflow."""
     _start(quiet, False)
-    with user_errors():
-        loaded = _load(spec, data, None, None, tracking_uri, storage, None).with_overrides(**{
-            "export.retrain": True if include_dev else retrain,
-            "export.include_dev": include_dev,
-        })
-        from autodl.export.bundle import CARD_FILE, export_spec
+    loaded = _load(spec, data, None, None, tracking_uri, storage, None).with_overrides(**{
+        "export.retrain": True if include_dev else retrain,
+        "export.include_dev": include_dev,
+    })
+    from autodl.export.bundle import CARD_FILE, export_spec
 
-        manifest, folder = export_spec(loaded, formats or [], out, register, data is not None)
-        how = "retrained" if manifest["training"]["retrained"] else "as saved by the search"
+    manifest, folder = export_spec(loaded, formats or [], out, register, data is not None)
+    how = "retrained" if manifest["training"]["retrained"] else "as saved by the search"
+    stdout_console.print(
+        f"Exported {loaded.name} trial #{manifest['trial']} ({how}) to {folder}:",
+        markup=False, highlight=False,
+    )
+    for name, info in manifest["formats"].items():
         stdout_console.print(
-            f"Exported {loaded.name} trial #{manifest['trial']} ({how}) to {folder}:",
+            f"  {name:<12} {info['path']:<14} {info['bytes'] / 1e6:8.3f} MB   largest "
+            f"difference from Keras {info['max_abs_diff']:.2g}", markup=False, highlight=False,
+        )
+    stdout_console.print(f"Model card: {folder / CARD_FILE}", markup=False, highlight=False)
+    published = manifest.get("mlflow")
+    if published:
+        registered = (f"; registered as {published['registered_name']} version "
+                      f"{published['registered_version']}" if published["registered_name"] else "")
+        stdout_console.print(
+            f"MLflow: {published['model_uri']} in run {published['run_id']}{registered}",
             markup=False, highlight=False,
         )
-        for name, info in manifest["formats"].items():
-            stdout_console.print(
-                f"  {name:<12} {info['path']:<14} {info['bytes'] / 1e6:8.3f} MB   largest "
-                f"difference from Keras {info['max_abs_diff']:.2g}", markup=False, highlight=False,
-            )
-        stdout_console.print(f"Model card: {folder / CARD_FILE}", markup=False, highlight=False)
-        published = manifest.get("mlflow")
-        if published:
-            registered = (f"; registered as {published['registered_name']} version "
-                          f"{published['registered_version']}" if published["registered_name"] else "")
-            stdout_console.print(
-                f"MLflow: {published['model_uri']} in run {published['run_id']}{registered}",
-                markup=False, highlight=False,
-            )
 
 
 class ModelFormat(str, Enum):
@@ -406,7 +481,7 @@ class ModelFormat(str, Enum):
 def predict(
     model_dir: Annotated[
         Path, typer.Argument(help="An export folder (best_model/<name>/export), or the best-model "
-                             "folder holding it.", file_okay=False)
+                             "folder holding it.")
     ],
     input_path: Annotated[
         Path, typer.Argument(metavar="INPUT", help="A folder of images or an image, a text file "
@@ -422,17 +497,16 @@ def predict(
 ) -> None:
     """Predict labels (names and probabilities) or values for raw input with an exported model."""
     configure(True)
-    with user_errors():
-        from autodl.export.predict import predict as run_predict
+    from autodl.export.predict import predict as run_predict
 
-        frame, used = run_predict(model_dir, input_path, model_format.value if model_format else None)
-        if out is None:
-            sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
-            return
-        out.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out, index=False, float_format="%.6g")
-        stdout_console.print(f"Wrote {len(frame)} predictions ({used}) to {out}", markup=False,
-                             highlight=False)
+    frame, used = run_predict(model_dir, input_path, model_format.value if model_format else None)
+    if out is None:
+        sys.stdout.write(frame.to_csv(index=False, float_format="%.6g"))
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False, float_format="%.6g")
+    stdout_console.print(f"Wrote {len(frame)} predictions ({used}) to {out}", markup=False,
+                         highlight=False)
 
 
 def main() -> None:

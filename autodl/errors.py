@@ -1,7 +1,7 @@
 """Error types autodl raises on purpose.
 
 The CLI turns every ``AutodlError`` into one clear message and exit code 2; anything else is a
-bug and keeps its traceback.
+bug: one line, its traceback in a log file, exit code 3.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ The CLI calls ``run_search`` (or ``run_worker``); each stage lives in its own pa
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -27,10 +28,20 @@ from autodl.results import BestModelSaver, SearchSummary, best_dir, finalize
 from autodl.results.diagnosis import Diagnosis
 from autodl.results.finalize import DIAGNOSIS_FILE, rediagnose
 from autodl.results.learning_curve import CURVE_FILE, LearningCurve
-from autodl.results.record import EXPORT_FOLDER, BestRecord, read_record
+from autodl.results.record import (
+    EXPORT_FOLDER,
+    INFO_FILE,
+    MODEL_FILE,
+    BestRecord,
+    candidate_dir,
+    folder_lock,
+    read_record,
+    saved_model,
+    updating,
+)
 from autodl.runtime import devices
 from autodl.runtime.log import interactive, logger
-from autodl.runtime.stores import file_lock, mask_url, study_lock, study_storage
+from autodl.runtime.stores import mask_url, study_lock, study_storage
 from autodl.search import (
     Objective,
     SearchEnd,
@@ -105,8 +116,7 @@ class Prepared:
         saver = BestModelSaver(self.spec, self.data_for, self.directory)
 
         def save(trial: FrozenTrial, outcome: TrialOutcome) -> None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with file_lock(self.directory.parent / f".{self.directory.name}.lock"):
+            with folder_lock(self.directory):
                 best = best_trial(self.study)
                 if best is not None and best.number == trial.number:
                     saver(trial, outcome)
@@ -165,23 +175,20 @@ def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) 
     run.start(observers)
     try:
         result = _trials(run, observers, workers, quiet)
-        best, diagnosis = _finish(run, result)
-        plots = search_plots(run.study, spec, run.directory / PLOTS_DIR)
+        status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
+        best, diagnosis = _conclude(run, status == "FINISHED")
     except BaseException:
         for observer in observers:
             observer.search_ended(SearchEnd("FAILED"))
         raise
-    status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
     end = SearchEnd(
         status, result.counts, result.stages, dict(best) if best else None,
         diagnosis.metrics() if diagnosis else {}, diagnosis.verdict if diagnosis else None,
         diagnosis.report() if diagnosis else None, run.directory if best else None,
-        (EXPORT_FOLDER,), plots.folder,
+        (EXPORT_FOLDER,), run.directory / PLOTS_DIR,
     )
     for observer in observers:
         observer.search_ended(end)
-    if best is not None and status == "FINISHED":
-        after_search(spec, best, run.data_for(best["config"]), run.tracker.parent_run_id)
     return SearchSummary(spec, run.data, result, best, diagnosis, run.directory, run.storage,
                          run.tracker.uri, run.tracker.parent_run_id)
 
@@ -194,12 +201,23 @@ def _trials(run: Prepared, observers: list[SearchObserver], workers: Workers | N
     return optimize(run.spec, run.study, run.objective, observers, run.save_best(), run.lock)
 
 
-def _finish(run: Prepared, result: SearchResult) -> tuple[BestRecord | None, Diagnosis | None]:
-    """The best trial's test score, diagnosis and error analysis, when there is a best trial."""
-    best = result.best
-    if best is None:
-        return None, None
-    return finalize(run.spec, run.data_for, run.directory, best)
+def _conclude(run: Prepared, export: bool) -> tuple[BestRecord | None, Diagnosis | None]:
+    """The end of a search, as one new version of the best-model folder: the study's best trial
+    now (another process may have found a better one) with its test score, diagnosis and error
+    analysis, the search's plots, and the export when the search finished. Staged under the
+    folder's lock and swapped in whole, so a process killed meanwhile leaves the previous folder."""
+    spec, folder = run.spec, run.directory
+    with folder_lock(folder):
+        best = best_trial(run.study)
+        candidate = candidate_dir(folder)
+        fresh = best is not None and saved_model(candidate, best.number) is not None
+        with updating(folder, keep=(MODEL_FILE, INFO_FILE), source=candidate if fresh else folder) as stage:
+            record, diagnosis = finalize(spec, run.data_for, stage, best) if best is not None else (None, None)
+            search_plots(run.study, spec, stage / PLOTS_DIR)
+            if record is not None and export:
+                after_search(spec, record, run.data_for(record["config"]), run.tracker.parent_run_id, stage)
+        shutil.rmtree(candidate, ignore_errors=True)
+    return record, diagnosis
 
 
 @dataclass(frozen=True)

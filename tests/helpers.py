@@ -122,6 +122,17 @@ def digits_csv(path: Path, rows: int | None = None) -> Path:
     return path
 
 
+def diabetes_csv(path: Path) -> Path:
+    """scikit-learn's diabetes data as a CSV: 10 feature columns and a whole-number ``label``
+    (disease progression, 25..346: 214 distinct values in 442 rows)."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame.rename(columns={"target": "label"})
+    frame["label"] = frame["label"].astype(int)
+    frame.to_csv(path, index=False)
+    return path
+
+
 def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
     """The scikit-learn digits as (n, 8, 8, 1) float32 images and their labels."""
     from sklearn.datasets import load_digits

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +290,255 @@ def test_search_passes_urls_to_its_workers_in_the_environment(
     assert pool.command == [sys.executable, "-m", "autodl", "worker", str(spec), "--trials", "7",
                             "--quiet"]
     assert pool.env == {"AUTODL_STORAGE": url}
+
+
+# --- exit codes: internal errors (3), searches that fall short (1), missing studies (2) -----------
+
+
+@pytest.fixture
+def error_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The system temp folder, where internal errors' logs go, moved into this test's folder; the
+    ``autodl`` logger's level (``--verbose`` changes it) restored afterwards."""
+    import logging
+    import tempfile
+
+    from autodl.runtime.log import logger
+
+    folder = tmp_path / "system-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield folder
+    logger.setLevel(level)
+
+
+@pytest.mark.parametrize(("error", "shown"), [
+    (RuntimeError("boom.\nwith a second line"), "RuntimeError: boom"),
+    (KeyError("model"), "KeyError: 'model'"),
+    (ValueError(), "ValueError"),
+])
+def test_an_internal_error_is_one_line_exit_3_and_a_log_file(
+    error: Exception, shown: str, error_logs: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(path: Path) -> None:
+        raise error
+
+    monkeypatch.setattr("autodl.spec.load_spec", broken)
+    result = runner.invoke(app, ["validate", str(REPO / "search_spaces" / "digits_cnn.yaml")])
+    assert result.exit_code == 3
+    [log] = error_logs.glob("autodl-error-*.log")
+    assert result.output == (
+        f"autodl hit an internal error (a bug): {shown}. The traceback is in {log}; please report it.\n"
+    )
+    text = log.read_text()
+    assert text.startswith("autodl 0.1.0, Python ") and "\ncommand: " in text
+    assert "Traceback (most recent call last):" in text and "in broken" in text
+    assert text.rstrip().endswith(shown if shown != "RuntimeError: boom" else "with a second line")
+
+
+def test_verbose_prints_the_internal_errors_traceback_too(
+    error_logs: Path, runner: CliRunner, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(spec: Any, quiet: bool, workers: Any) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("autodl.pipeline.run_search", broken)
+    path = write_spec(minimal_spec(tracking={"enabled": False}))
+    quiet = runner.invoke(app, ["search", str(path), "--quiet"])
+    assert quiet.exit_code == 3 and "Traceback" not in quiet.output
+    loud = runner.invoke(app, ["search", str(path), "--verbose"])
+    assert loud.exit_code == 3
+    first, *rest = loud.output.splitlines()
+    assert first.startswith("autodl hit an internal error (a bug): ZeroDivisionError: division by zero. "
+                            "The traceback is in ")
+    assert rest[0] == "autodl: Traceback (most recent call last):"
+    assert rest[-1] == "ZeroDivisionError: division by zero"
+    assert len(list(error_logs.glob("autodl-error-*.log"))) == 2
+
+
+def test_an_internal_error_without_a_writable_log_prints_the_traceback(
+    error_logs: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(error_logs / "gone"))
+    monkeypatch.setattr("autodl.spec.json_schema", lambda: {"bad": object()})
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 3
+    first, *rest = result.output.splitlines()
+    assert first == ("autodl hit an internal error (a bug): TypeError: Object of type object is not JSON "
+                     "serializable. The traceback follows (no log file could be written); please report it.")
+    assert rest[0] == "Traceback (most recent call last):"
+
+
+def test_exits_and_usage_errors_keep_their_own_codes(
+    runner: CliRunner, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import typer
+
+    def interrupted(spec: Any, quiet: bool, workers: Any) -> None:
+        raise typer.Exit(130)
+
+    monkeypatch.setattr("autodl.pipeline.run_search", interrupted)
+    path = write_spec(minimal_spec(tracking={"enabled": False}))
+    assert runner.invoke(app, ["search", str(path)]).exit_code == 130
+    usage = runner.invoke(app, ["search", str(path), "--workers", "zero"])
+    assert usage.exit_code == 2 and "internal error" not in usage.output
+
+
+def failed_search(write_spec: Callable[..., Path], tmp_path: Path, **search: Any) -> Any:
+    """The summary of a fake search whose trials only fail (3 of one reason, 2 of another), or, with
+    ``constraints``, only break them."""
+    from autodl.outcome import TrialOutcome
+    from autodl.results.summary import SearchSummary
+    from autodl.search.loop import optimize
+    from tests.helpers import make_spec, new_study
+
+    spec = make_spec(write_spec, **search)
+    reasons = iter(["ValueError: bad shape", "loss became nan at epoch 1"] * 10)
+
+    def objective(config: Any, seed: int, should_prune: Any, listeners: Any, suggest: Any) -> TrialOutcome:
+        if "constraints" in search:
+            return TrialOutcome("complete", value=0.9, metrics={"dev_accuracy": 0.9, "params": 5000.0})
+        return TrialOutcome("failed", reason=next(reasons))
+
+    result = optimize(spec, new_study(spec, tmp_path), objective, [], lambda t, o: None)
+    return SearchSummary(spec, None, result, None, None, tmp_path / "best", "sqlite:///study.db", None, None)  # type: ignore[arg-type]
+
+
+def test_a_search_without_a_complete_trial_exits_1_with_the_reasons(
+    runner: CliRunner, write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    summary = failed_search(write_spec, tmp_path, trials=6)
+    monkeypatch.setattr("autodl.pipeline.run_search", lambda spec, quiet, workers: summary)
+    result = runner.invoke(app, ["search", str(write_spec(minimal_spec(tracking={"enabled": False}))), "-q"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "tiny: stopped (5 trials failed in a row, search.max_failed_trials); 0 complete, 0 pruned, 5 "
+        "failed (5 run now).",
+        "No trial completed: 5 failed with 'ValueError: bad shape' (3), 'loss became nan at epoch 1' (2). "
+        "There is no best model. Run with --verbose for the tracebacks.",
+    ]
+
+
+def test_a_search_with_only_infeasible_trials_exits_1_with_the_constraints(
+    runner: CliRunner, write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    summary = failed_search(write_spec, tmp_path, trials=2, constraints={"params": 1000})
+    monkeypatch.setattr("autodl.pipeline.run_search", lambda spec, quiet, workers: summary)
+    result = runner.invoke(app, ["search", str(write_spec(minimal_spec(tracking={"enabled": False}))), "-q"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "No feasible trial completed: 2 broke search.constraints on 'params' (2). There is no best model."
+    )
+
+
+def test_a_worker_without_a_complete_trial_exits_1(
+    runner: CliRunner, write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    summary = failed_search(write_spec, tmp_path, trials=6)
+    monkeypatch.setattr("autodl.pipeline.run_worker", lambda spec, quiet: summary.result)
+    result = runner.invoke(app, ["worker", str(write_spec(minimal_spec(tracking={"enabled": False})))])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "autodl: No trial completed: 5 failed with 'ValueError: bad shape' (3), 'loss became nan at "
+        "epoch 1' (2). There is no best model. Run with --verbose for the tracebacks."
+    )
+
+
+def test_a_real_search_whose_model_never_builds_exits_1(
+    runner: CliRunner, write_spec: Callable[..., Path], tmp_path: Path, project: Path,
+) -> None:
+    """End to end in about 15 s: a custom build(hp) that always raises."""
+    write_module(tmp_path, "never_builds", """
+        def build(hp):
+            hp.Int("units", 8, 32)
+            raise ValueError("no model today")
+    """)
+    path = write_spec(minimal_spec(name="never", model={"family": "custom", "build": "never_builds:build"},
+                                   training={"epochs": 1}, search={"trials": 3}, tracking={"enabled": False}))
+    result = runner.invoke(app, ["search", str(path), "--quiet"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert "never: stopped (reached 3 trials); 0 complete, 0 pruned, 3 failed (3 run now)." in lines
+    last = lines[-1]
+    assert last.startswith("No trial completed: 3 failed with '") and "no model today" in last
+    assert last.endswith("(3). There is no best model. Run with --verbose for the tracebacks.")
+    import optuna
+
+    study = optuna.load_study(study_name="never", storage=f"sqlite:///{project / 'mlruns' / 'optuna.db'}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 3
+
+
+def tree(folder: Path) -> list[str]:
+    """Every path under ``folder``, relative, sorted."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_report_and_export_of_a_search_that_never_ran_exit_2_and_create_nothing(
+    command: str, runner: CliRunner, write_spec: Callable[..., Path], project: Path,
+) -> None:
+    path = write_spec(minimal_spec(name="never-ran"))
+    before = tree(project)
+    result = runner.invoke(app, [command, str(path)])
+    assert result.exit_code == 2, result.output
+    flat = result.output.replace("\n", "")
+    assert "No study 'never-ran' in sqlite:///mlruns/optuna.db (the database mlruns/optuna.db does not exist)" in flat
+    assert tree(project) == before, "no mlruns/, optuna.db, reports/ or best_model/"
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_report_and_export_of_a_missing_study_list_the_stored_ones(
+    command: str, runner: CliRunner, write_spec: Callable[..., Path], project: Path,
+) -> None:
+    searched(make_report_spec(write_spec, trials=1), project / "mlruns")
+    path = write_spec(minimal_spec(name="other", tracking={"enabled": False}), name="other.yaml")
+    db = project / "mlruns" / "optuna.db"
+    stamp = db.stat().st_mtime_ns
+    before = tree(project)
+    result = runner.invoke(app, [command, str(path)])
+    assert result.exit_code == 2, result.output
+    assert "No study 'other' in sqlite:///mlruns/optuna.db (it holds 'fake')" in result.output.replace("\n", "")
+    assert tree(project) == before and db.stat().st_mtime_ns == stamp
+
+
+def test_report_on_a_database_that_is_not_optunas_adds_no_tables(runner: CliRunner, project: Path) -> None:
+    import sqlite3
+
+    db = project / "mlflow.db"
+    sqlite3.connect(db).execute("create table runs (id text)").connection.commit()
+    result = runner.invoke(app, ["report", "--study", "x", "--storage", f"sqlite:///{db}"])
+    assert result.exit_code == 2
+    assert f"No study 'x' in sqlite:///{db} (it holds no study)" in result.output.replace("\n", "")
+    tables = sqlite3.connect(db).execute("select name from sqlite_master").fetchall()
+    assert tables == [("runs",)]
+
+
+@pytest.mark.parametrize("command", ["validate", "search", "worker", "sample", "diagnose", "export", "report"])
+@pytest.mark.parametrize("kind", ["folder", "binary", "latin-1"])
+def test_every_spec_command_refuses_a_bad_spec_file_in_one_line(
+    command: str, kind: str, runner: CliRunner, tmp_path: Path, project: Path,
+) -> None:
+    path = tmp_path / "spec.yaml"
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" if kind == "binary" else b"name: caf\xe9\n")
+    result = runner.invoke(app, [command, str(path)])
+    assert result.exit_code == 2
+    [line] = result.output.splitlines()
+    assert line.startswith(f"Error: {path} is ")
+
+
+def test_a_file_that_cannot_be_written_is_an_input_problem(
+    runner: CliRunner, write_spec: Callable[..., Path], project: Path,
+) -> None:
+    searched(make_report_spec(write_spec, trials=2), project / "mlruns")
+    (project / "taken").write_text("a file where the report's folder should be")
+    result = runner.invoke(app, ["report", "--study", "fake", "--html", "taken/report.html"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "Error: Cannot use taken: File exists. Check the path, its permissions and the free disk space."
+    )

@@ -13,6 +13,7 @@ from autodl.data.series import SeriesData
 from autodl.data.sources import SourceRef, read, read_series_source, resolve
 from autodl.data.splits import split_by_files, split_indices, take
 from autodl.errors import DataError
+from autodl.runtime.log import logger
 from autodl.spec.sections import DataSpec
 
 __all__ = [
@@ -26,19 +27,50 @@ DataFor = Callable[[dict[str, Any]], Dataset]
 """The data one sampled configuration trains on."""
 
 
-def encode_labels(labels: np.ndarray, task: str, source: str) -> tuple[Task, np.ndarray, tuple[str, ...]]:
-    """Infer (or check) the task and turn labels into model targets.
+MANY_VALUES = 20
+"""Whole-number labels with more distinct values than this (and than ``VALUE_SHARE`` of the rows)
+are a quantity to regress on, not classes."""
+VALUE_SHARE = 0.05
+"""The share of the rows that whole-number labels' distinct values must exceed to be regression,
+so that many rows of a few hundred classes (cifar100, reuters) stay classification."""
 
-    Classification labels become integers ``0..k-1`` whose names are returned in order; numeric
-    labels sort numerically, others alphabetically.
+
+def infer_task(labels: np.ndarray) -> tuple[Task, str]:
+    """The task ``data.task: auto`` takes for ``labels``, and why (for the log line).
+
+    The rule: labels that are not all numbers are classes. Numbers with a fractional part are
+    regression. Whole numbers are regression when they take more than ``MANY_VALUES`` (20)
+    distinct values and those are more than ``VALUE_SHARE`` (5%) of the rows, e.g. 214 distinct
+    values in 442 rows; otherwise each value is a class. Two classes are binary, more multiclass.
     """
     as_text = np.asarray(labels).astype(str)
     numeric = _as_numbers(as_text)
     if numeric is None:
+        count = len(np.unique(as_text))
+        return ("binary" if count == 2 else "multiclass"), f"{count} distinct labels"
+    if not np.all(numeric == np.round(numeric)):
+        return "regression", "labels that are not whole numbers"
+    count = len(np.unique(numeric))
+    if count > MANY_VALUES and count > VALUE_SHARE * len(numeric):
+        return "regression", f"{count} distinct whole-number values"
+    return ("binary" if count == 2 else "multiclass"), f"{count} distinct labels"
+
+
+def encode_labels(labels: np.ndarray, task: str, source: str) -> tuple[Task, np.ndarray, tuple[str, ...]]:
+    """Infer (``auto``, by ``infer_task``) or check the task and turn labels into model targets.
+
+    Classification labels become integers ``0..k-1`` whose names are returned in order; numeric
+    labels sort numerically, others alphabetically.
+    """
+    if len(labels) == 0:
+        raise DataError(f"{source}: no examples to learn from; add labelled examples to the source.")
+    as_text = np.asarray(labels).astype(str)
+    numeric = _as_numbers(as_text)
+    if numeric is None:
         _check_one_kind(as_text, source)
-    if task == "regression" or (
-        task == "auto" and numeric is not None and not np.all(numeric == np.round(numeric))
-    ):
+    if task == "auto":
+        task = infer_task(labels)[0]
+    if task == "regression":
         if numeric is None:
             raise DataError(
                 f"{source}: data.task is regression but the labels are not all numbers "
@@ -97,11 +129,14 @@ def load_dataset(spec: DataSpec, base_dir: Path, seed: int) -> Dataset | SeriesD
         values, name = read_series_source(ref, spec)
         return SeriesData.split(name, values, spec.split.fractions(), spec.horizon, spec.stride)
     raw: RawData = read(ref, spec)
-    task, y, names = encode_labels(raw.labels, spec.task, raw.name)
+    task, reason = infer_task(raw.labels) if spec.task == "auto" else (spec.task, "")
+    task, y, names = encode_labels(raw.labels, task, raw.name)
+    if reason:
+        logger.info("task: %s (inferred from %s; set data.task to change)", task, reason)
     if spec.split.by_files:
-        indices = split_by_files(raw.groups, y, spec.split, task, seed, raw.name)
+        indices = split_by_files(raw.groups, y, spec.split, task, seed, raw.name, names)
     else:
-        indices = split_indices(y, spec.split.fractions(), task, seed)
+        indices = split_indices(y, spec.split.fractions(), task, seed, names)
     origin: Origin = "by_file" if spec.split.by_files else "random"
     return Dataset(raw.name, raw.kind, task, take(raw.x, y, indices, raw.stream), names, origin)
 

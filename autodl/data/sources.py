@@ -17,7 +17,7 @@ from autodl.data.arrays import read_npz
 from autodl.data.dataset import RawData
 from autodl.data.images import IMAGE_SUFFIXES, read_image_folder
 from autodl.data.series import SERIES, SERIES_COLUMNS, read_series
-from autodl.data.tables import TABLE_SUFFIXES, read_frame, read_table
+from autodl.data.tables import TABLE_SUFFIXES, check_rows, read_frame, read_table
 from autodl.errors import DataError
 from autodl.runtime.backend import load_keras
 from autodl.runtime.log import logger
@@ -94,10 +94,15 @@ def resolve(source: str, base_dir: Path) -> SourceRef:
                 f"{', '.join('keras:' + k for k in KERAS)}. Received: data.source={source!r}"
             )
         return SourceRef("keras", name)
-    path = Path(source).expanduser()
+    path = _expanded(source, "data.source")
     if not path.is_absolute():
         path = base_dir / path
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # a name too long for the file system, a component that is not a folder
+        raise DataError(f"data.source is not a usable path ({exc.strerror or exc}). "
+                        f"Received: data.source={source!r}") from None
+    if not exists:
         raise DataError(
             f"Data not found: {path} does not exist. data.source takes a built-in name "
             f"({', '.join([*BUILTIN, *SERIES])}), keras:<name>, or a file or folder (relative to "
@@ -111,7 +116,16 @@ def command_line_source(value: str) -> str:
     relative to where the command runs, not to the spec file)."""
     if value in BUILTIN or value in SERIES or value.startswith("keras:"):
         return value
-    return str(Path(value).expanduser().resolve())
+    return str(_expanded(value, "--data").resolve())
+
+
+def _expanded(value: str, where: str) -> Path:
+    """``value`` as a path with ``~`` expanded; an unknown ``~user`` is a ``DataError``."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError as exc:  # pathlib raises it for ~user of no such user
+        raise DataError(f"{where}: {exc}; write the path without ~ or with an existing user's home. "
+                        f"Received: {where}={value!r}") from None
 
 
 def read(ref: SourceRef, spec: DataSpec) -> RawData:
@@ -152,7 +166,9 @@ def read_series_source(ref: SourceRef, spec: DataSpec) -> tuple[np.ndarray, str]
             f"data.series needs a table file ({', '.join(TABLE_SUFFIXES)}) or a built-in series "
             f"({', '.join(SERIES)}). Received: data.source={ref.name!r}"
         )
-    return read_series(read_frame(ref.path), spec.series, ref.path), ref.path.name
+    frame = read_frame(ref.path)
+    check_rows(frame, ref.path)
+    return read_series(frame, spec.series, ref.path), ref.path.name
 
 
 def _has_class_folders(path: Path) -> bool:

@@ -10,12 +10,14 @@ from autodl.spec.sections import SplitSpec
 
 
 def split_indices(
-    y: np.ndarray, fractions: dict[str, float], task: Task, seed: int
+    y: np.ndarray, fractions: dict[str, float], task: Task, seed: int,
+    class_names: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """Partition ``range(len(y))`` by ``fractions`` (summing to 1), stratified unless regression.
 
     Every split with a positive fraction gets at least one example of each class, or a
-    ``DataError`` says what is missing.
+    ``DataError`` says what is missing; ``class_names`` (the label of each class id) name the
+    classes in it, and many classes that are all numbers add a hint to try regression.
     """
     n = len(y)
     shares = [fractions[name] for name in SPLITS]
@@ -28,10 +30,10 @@ def split_indices(
         raise DataError(
             f"Too few rows to split: {n} examples cannot give every split {what} with the split "
             f"fractions {', '.join(f'{k} {v:g}' for k, v in fractions.items())}; need at least "
-            f"{minimum} rows, or larger (or zero) fractions in data.split."
+            f"{minimum} rows, or larger (or zero) fractions in data.split.{_regression_hint(class_names)}"
         )
     if task != "regression":
-        _check_rarest_class(y, sum(share > 0 for share in shares))
+        _check_rarest_class(y, sum(share > 0 for share in shares), class_names)
     rng = np.random.default_rng(seed)
     groups = [np.arange(n)] if task == "regression" else [np.flatnonzero(y == c) for c in np.unique(y)]
     table = _balanced_table([len(g) for g in groups], shares, allocate(n, shares))
@@ -87,16 +89,37 @@ def _fits(n: int, shares: list[float], n_classes: int) -> bool:
     return all(size >= n_classes for size, share in zip(allocate(n, shares), shares, strict=True) if share > 0)
 
 
-def _check_rarest_class(y: np.ndarray, n_splits: int) -> None:
+def _check_rarest_class(y: np.ndarray, n_splits: int, class_names: tuple[str, ...]) -> None:
     """Every class needs one example per used split."""
-    names, counts = np.unique(y, return_counts=True)
+    ids, counts = np.unique(y, return_counts=True)
     rarest = int(np.argmin(counts))
     if counts[rarest] < n_splits:
+        name = class_names[int(ids[rarest])] if class_names else str(ids[rarest])
         raise DataError(
-            f"Class {names[rarest]!s} has {counts[rarest]} example(s), too few to appear in each of "
+            f"Class {name} has {counts[rarest]} example(s), too few to appear in each of "
             f"the {n_splits} splits; add examples of it, remove it, or set unused split fractions "
-            "to 0 in data.split."
+            f"to 0 in data.split.{_regression_hint(class_names)}"
         )
+
+
+def _regression_hint(class_names: tuple[str, ...]) -> str:
+    """For more than two classes that are all numbers, the hint that they may be a quantity (a
+    whole-number target) that regression would fit better than one class per value."""
+    if len(class_names) <= 2 or not all(_is_number(name) for name in class_names):
+        return ""
+    return (
+        f" The labels are numbers: to predict them as a quantity rather than as "
+        f"{len(class_names)} classes, set data.task: regression."
+    )
+
+
+def _is_number(text: str) -> bool:
+    """Whether a class name reads as a number (as ``encode_labels`` writes numeric labels)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def take(
@@ -110,7 +133,8 @@ def take(
 
 
 def split_by_files(
-    groups: np.ndarray, y: np.ndarray, split: SplitSpec, task: Task, seed: int, source: str
+    groups: np.ndarray, y: np.ndarray, split: SplitSpec, task: Task, seed: int, source: str,
+    class_names: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """Train and train-dev from ``train_files``; dev (and test) from ``dev_files``.
 
@@ -137,7 +161,7 @@ def split_by_files(
     def halves(pool: np.ndarray, held_out: str, share: float) -> tuple[np.ndarray, np.ndarray]:
         fractions = {name: 0.0 for name in SPLITS}
         fractions.update(train=1.0 - share, **{held_out: share})
-        parts = split_indices(y[pool], fractions, task, seed)
+        parts = split_indices(y[pool], fractions, task, seed, class_names)
         return pool[parts["train"]], pool[parts[held_out]]
 
     train, train_dev = halves(pools["train_files"], "train_dev", split.train_dev)

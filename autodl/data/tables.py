@@ -26,12 +26,54 @@ def read_frame(path: Path) -> pd.DataFrame:
     """The whole table as a pandas DataFrame, or a ``DataError`` naming the file."""
     import pandas as pd
 
+    _check_not_empty(path)
     try:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
         return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise DataError(_no_header(path)) from None
     except Exception as exc:  # pandas and pyarrow raise many parser-specific types
         raise DataError(f"{path}: cannot read this table ({first_line(exc)}).") from None
+
+
+def check_rows(frame: pd.DataFrame, path: Path) -> None:
+    """A table to learn from needs columns and at least one row below its header."""
+    if len(frame.columns) == 0:
+        raise DataError(
+            f"{path}: the table has {len(frame)} row(s) but no columns; it needs feature columns "
+            "(or a text column) and a label column."
+        )
+    if len(frame) == 0:
+        raise DataError(
+            f"{path}: the table has no rows, only its header "
+            f"({', '.join(str(c) for c in frame.columns)}); add one row per example below the header."
+        )
+
+
+def _check_not_empty(path: Path) -> None:
+    """A file of 0 bytes is named as such, not as a parser's complaint."""
+    if path.stat().st_size == 0:
+        raise DataError(
+            f"{path}: the file is empty; a table needs a header line naming its columns, then "
+            "one row per example."
+        )
+
+
+def _no_header(path: Path) -> str:
+    """What pandas calls "no columns to parse": a file of blank lines."""
+    return (
+        f"{path}: the table has no columns (only blank lines); a table needs a header line naming "
+        "its columns, then one row per example."
+    )
+
+
+def _only_label(path: Path, label: str) -> str:
+    """A table of labels alone has nothing to learn from."""
+    return (
+        f"{path}: the table has only the label column {label!r}; add feature columns, or a text "
+        "column named in data.text."
+    )
 
 
 def column(frame: pd.DataFrame, name: str, path: Path, key: str) -> pd.Series:
@@ -80,6 +122,7 @@ def read_table(
         logger.info("streaming %d rows from %s through tf.data", len(labels), path)
         return RawData(path.name, kind, np.arange(len(labels)), labels, stream=table)
     frame = read_frame(path)
+    check_rows(frame, path)
     columns = [str(c) for c in frame.columns]
     label_name = label or ("label" if "label" in columns else columns[-1])
     labels = column(frame, label_name, path, "data.label")
@@ -95,7 +138,7 @@ def read_table(
         return RawData(path.name, "text", np.array(texts.tolist(), dtype=object), y)
     names = features or [c for c in columns if c != label_name]
     if not names:
-        raise DataError(f"{path}: no feature columns besides the label {label_name!r}.")
+        raise DataError(_only_label(path, label_name))
     x = np.stack(
         [numeric(column(frame, n, path, "data.features"), path, n) for n in names], axis=1
     )
@@ -111,10 +154,15 @@ def stream_table(
     """
     import pandas as pd
 
+    _check_not_empty(path)
     try:
-        header = [str(c) for c in pd.read_csv(path, sep=delimiter, nrows=0).columns]
+        head = pd.read_csv(path, sep=delimiter, nrows=1)
+    except pd.errors.EmptyDataError:
+        raise DataError(_no_header(path)) from None
     except Exception as exc:  # pandas raises many parser-specific types
         raise DataError(f"{path}: cannot read this table ({exc}).") from None
+    check_rows(head, path)
+    header = [str(c) for c in head.columns]
     label_name = label or ("label" if "label" in header else header[-1])
     frame = pd.DataFrame(columns=header)
     column(frame, label_name, path, "data.label")
@@ -126,7 +174,7 @@ def stream_table(
         for name in names:
             column(frame, name, path, "data.features")
     if not names:
-        raise DataError(f"{path}: no feature columns besides the label {label_name!r}.")
+        raise DataError(_only_label(path, label_name))
     labels: list[np.ndarray] = []
     start = 0
     for chunk in pd.read_csv(path, sep=delimiter, usecols=[label_name, *names],

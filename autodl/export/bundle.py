@@ -15,6 +15,7 @@ The folder (default ``best_model/<name>/export``) is usable without autodl:
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from autodl import __version__
-from autodl.data import Dataset, for_config, load_dataset, resolve
+from autodl.data import Dataset, Loaded, for_config, load_dataset, resolve
 from autodl.data.tables import TABLE_SUFFIXES, read_frame
 from autodl.errors import AutodlError
 from autodl.export import formats, textprep
@@ -36,8 +37,10 @@ from autodl.results.record import (
     BestRecord,
     best_dir,
     data_record,
+    folder_lock,
     read_record,
     saved_model,
+    updating,
     write_json,
 )
 from autodl.runtime.backend import load_keras
@@ -162,10 +165,11 @@ def _model_for(spec: Spec, data: Dataset, best: Best, choice: ExportOptions) -> 
         return fitted.model, {"retrained": True, "trained_on": fitted.trained_on,
                               "epochs": fitted.epochs, "seed": record.get("seed"),
                               "metrics": fitted.metrics}
-    found = saved_model(best_dir(spec), record["trial"])
+    folder = best.folder or best_dir(spec)
+    found = saved_model(folder, record["trial"])
     if found is None:
         raise AutodlError(
-            f"{best_dir(spec)} holds no saved model of the best trial #{record['trial']} (it "
+            f"{folder} holds no saved model of the best trial #{record['trial']} (it "
             "was saved elsewhere or removed). Export with --retrain (export.retrain: true) to "
             "rebuild it from its configuration."
         )
@@ -267,18 +271,22 @@ def write_bundle(
     return manifest
 
 
-def after_search(spec: Spec, record: BestRecord, data: Dataset, parent_run_id: str | None) -> Path | None:
-    """The export a finished search ends with (``export.formats``; none when empty).
+def after_search(
+    spec: Spec, record: BestRecord, data: Dataset, parent_run_id: str | None, folder: Path | None = None,
+) -> Path | None:
+    """The export a finished search ends with (``export.formats``; none when empty), written to the
+    ``export/`` of ``folder``, the best-model folder being staged (default ``best_dir(spec)``),
+    which holds the model.
 
     A problem with the export is reported and leaves the search's results as they are.
     """
     choice = options(spec)
     if not choice.formats:
         return None
-    out = default_out(spec)
+    out = (folder or best_dir(spec)) / EXPORT_FOLDER
     uri = spec.tracking.uri if spec.tracking.enabled else None
     try:
-        write_bundle(spec, data, Best(record, parent_run_id), choice, out, uri)
+        write_bundle(spec, data, Best(record, parent_run_id, folder), choice, out, uri)
     except AutodlError as exc:
         logger.error("export failed: %s Run `autodl export` once it is fixed.", exc)
         return None
@@ -316,8 +324,25 @@ def export_spec(
     chosen = formats.parse(names or list(formats.FORMATS.names))
     name = choice.registered_name or (registry_name(spec, True) if register else None)
     choice = ExportOptions(chosen, choice.retrain, choice.include_dev, name)
-    loaded = load_dataset(spec.data, spec.base_dir, spec.seed)
-    best = load_best(spec, lambda config: for_config(loaded, config), best_dir(spec))
-    data = for_config(loaded, best.record["config"])
+
+    @functools.cache
+    def loaded() -> Loaded:
+        """The data, read once the best trial is known (no search: no data read, no download)."""
+        return load_dataset(spec.data, spec.base_dir, spec.seed)
+
+    folder = best_dir(spec)
     uri = spec.tracking.uri if spec.tracking.enabled else None
-    return write_bundle(spec, data, best, choice, target, uri), target
+    best = load_best(spec, lambda config: for_config(loaded(), config), folder)
+    if out is not None and out.resolve() != default_out(spec).resolve():
+        return write_bundle(spec, data_of(loaded(), best), best, choice, target, uri), target
+    with folder_lock(folder):  # the best trial again: another process may have saved a better one
+        best = load_best(spec, lambda config: for_config(loaded(), config), folder)
+        kept = tuple(p.name for p in folder.iterdir() if p.name != EXPORT_FOLDER) if folder.is_dir() else ()
+        with updating(folder, keep=kept) as stage:
+            manifest = write_bundle(spec, data_of(loaded(), best), best, choice, stage / EXPORT_FOLDER, uri)
+    return manifest, target
+
+
+def data_of(loaded: Loaded, best: Best) -> Dataset:
+    """The data the best trial's configuration trains on."""
+    return for_config(loaded, best.record["config"])

@@ -45,15 +45,36 @@ class Inputs:
     labels: list[str] | None = None
 
 
+SHOWN_ENTRIES = 8
+
+
+def _contents(folder: Path) -> str:
+    """What ``folder`` is, for the message that it holds no export."""
+    if not folder.exists():
+        return "it does not exist"
+    if not folder.is_dir():
+        return "it is a file, not a folder"
+    names = sorted(entry.name + "/" * entry.is_dir() for entry in folder.iterdir())
+    if not names:
+        return "it is empty"
+    more = f" and {len(names) - SHOWN_ENTRIES} more" if len(names) > SHOWN_ENTRIES else ""
+    return f"it holds {', '.join(names[:SHOWN_ENTRIES])}{more}"
+
+
 def open_export(folder: Path) -> tuple[Path, dict[str, Any]]:
     """The export folder and its manifest; a best-model folder leads to its ``export/``."""
     for candidate in (folder, folder / EXPORT_FOLDER):
         manifest = candidate / MANIFEST_FILE
         if manifest.is_file():
-            return candidate, json.loads(manifest.read_text(encoding="utf-8"))
+            try:
+                return candidate, json.loads(manifest.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise DataError(f"{manifest} is not a valid export manifest ({exc}); export again "
+                                "with `autodl export SPEC`.") from None
     raise DataError(
-        f"{folder} holds no exported model (no {MANIFEST_FILE} in it or in {EXPORT_FOLDER}/). "
-        "Run `autodl export SPEC` first and pass the folder it writes (best_model/<name>/export)."
+        f"{folder} holds no exported model (no {MANIFEST_FILE} in it or in {EXPORT_FOLDER}/; "
+        f"{_contents(folder)}). Run `autodl export SPEC` first and pass the folder it writes "
+        "(best_model/<name>/export)."
     )
 
 

@@ -21,7 +21,7 @@ from autodl.errors import AutodlError
 from autodl.results.record import INFO_FILE, BestRecord, read_record, record_of
 from autodl.runtime.log import logger
 from autodl.runtime.stores import mask_url, study_storage
-from autodl.search.study import best_trial, find_study
+from autodl.search.study import best_trial, find_study, holdings
 from autodl.spec import Spec
 from autodl.tracking import PARENT_RUN_ATTR
 from autodl.trial import run_trial
@@ -30,23 +30,28 @@ from autodl.trial.measure import evaluate_split
 
 @dataclass
 class Best:
-    """The best trial's record (the shape of ``best.json``) and the search's MLflow parent run."""
+    """The best trial's record (the shape of ``best.json``), the search's MLflow parent run, and
+    the folder holding its ``model.keras`` when that is not the best-model folder (the folder a
+    search's end is staging)."""
 
     record: BestRecord
     parent_run_id: str | None = None
+    folder: Path | None = None
 
 
 def load_best(spec: Spec, data_for: DataFor, directory: Path) -> Best:
     """The best feasible trial of the spec's study, or the one ``best.json`` records when the
-    study is gone; ``data_for(config)`` gives the trial's data (for the record's sizes)."""
+    study is gone; ``data_for(config)`` gives the trial's data (for the record's sizes), and is
+    called only once the trial is found."""
     url = study_storage(spec)
     saved = read_record(directory)
     study = find_study(spec.name, url)
     if study is None:
         if saved is None:
             raise AutodlError(
-                f"No search to export for {spec.name!r}: no study in {mask_url(url)} and no "
-                f"{directory / INFO_FILE}. Run `autodl search SPEC` first (or pass --storage)."
+                f"No study {spec.name!r} in {mask_url(url)} ({holdings(url)}) and no "
+                f"{directory / INFO_FILE}, so there is nothing to export. Run `autodl search SPEC` "
+                "first (or pass --storage)."
             )
         logger.warning("no study %r in %s; exporting the trial %s records", spec.name,
                        mask_url(url), directory / INFO_FILE)

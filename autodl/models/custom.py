@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from autodl.errors import SpecError, TrialFailed
+from autodl.errors import SpecError, TrialFailed, first_line
 from autodl.models.base import Built
 from autodl.outcome import Suggest
 from autodl.spec import space
@@ -91,13 +94,7 @@ def load_builder(target: str, base_dir: Path) -> Builder:
     folder = str(base_dir)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SpecError(
-            f"model.build: cannot import {module_name!r} ({exc}). Put {module_name}.py beside the "
-            f"spec file or install it. Received: model.build={target!r}"
-        ) from None
+    module = _import(module_name, target)
     found = getattr(module, attribute, None)
     if found is None:
         raise SpecError(
@@ -114,10 +111,64 @@ def load_builder(target: str, base_dir: Path) -> Builder:
     return build
 
 
+def _import(module_name: str, target: str) -> ModuleType:
+    """The user's module; a missing one, or any error its code raises while it is imported (a
+    syntax error, a bad name, a failing import), is one ``SpecError`` with the file and line."""
+    try:
+        found = importlib.util.find_spec(module_name)
+    except ModuleNotFoundError as exc:
+        found, missing = None, str(exc)
+    except Exception as exc:  # a parent package's own code failed
+        raise SpecError(_import_failure(module_name, target, exc, None)) from None
+    else:
+        missing = f"No module named {module_name!r}"
+    if found is None:
+        raise SpecError(
+            f"model.build: cannot import {module_name!r} ({missing}). Put {module_name}.py beside "
+            f"the spec file or install it. Received: model.build={target!r}"
+        )
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:  # whatever the user's module raises at import
+        raise SpecError(_import_failure(module_name, target, exc, found.origin)) from None
+
+
+def _import_failure(module_name: str, target: str, exc: Exception, origin: str | None) -> str:
+    """The message for a module that fails while it is imported: its error, file and line."""
+    if isinstance(exc, SyntaxError):  # its location is the bad line, not a traceback frame
+        where, message = f"{exc.filename}, line {exc.lineno}", exc.msg
+    else:
+        where, message = _location(exc, origin), first_line(exc)
+    return (
+        f"model.build: importing {module_name} raised {type(exc).__name__}: {message} (at "
+        f"{where}). Fix the module, then run the search again. Received: model.build={target!r}"
+    )
+
+
+def _location(exc: BaseException, source: str | None) -> str:
+    """``file, line N`` of the last traceback frame in ``source`` (the user's module), else of
+    the deepest frame (where the error was raised) outside Python's frozen import machinery."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    ours = [f for f in frames if source is not None and f.filename == source]
+    frame = (ours or frames)[-1]
+    return f"{frame.filename}, line {frame.lineno}"
+
+
 def build(user_build: Builder, suggest: Suggest) -> Built:
-    """Call the user's builder with a trial-backed ``hp``; keep the values it sampled."""
+    """Call the user's builder with a trial-backed ``hp``; keep the values it sampled.
+
+    An error inside ``build(hp)`` fails the trial with the user's file and line in its reason.
+    """
     hp = TrialHyperParameters(suggest)
-    model = user_build(hp)
+    try:
+        model = user_build(hp)
+    except TrialFailed:
+        raise
+    except Exception as exc:  # the user's code can raise anything; the trial fails, the search goes on
+        source = getattr(sys.modules.get(getattr(user_build, "__module__", "")), "__file__", None)
+        raise TrialFailed(
+            f"build(hp) raised {type(exc).__name__}: {first_line(exc)} (at {_location(exc, source)})"
+        ) from exc
     if model is None or not hasattr(model, "fit"):
         raise TrialFailed(f"build(hp) returned {type(model).__name__}, not a Keras model")
     if not getattr(model, "compiled", False):

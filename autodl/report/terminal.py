@@ -18,6 +18,8 @@ from autodl.spec.space import describe
 if TYPE_CHECKING:
     from autodl.report.study import StudyReport
     from autodl.results.summary import SearchSummary
+    from autodl.search import SearchResult
+    from autodl.search.study import Failures
 
 
 def _fmt(value: object) -> str:
@@ -29,6 +31,39 @@ def counts_text(counts: dict[str, int]) -> str:
     infeasible = f" ({counts['infeasible']} infeasible)" if counts.get("infeasible") else ""
     return (f"{counts['complete']} complete{infeasible}, {counts['pruned']} pruned, "
             f"{counts['failed']} failed")
+
+
+def _reasons(pairs: list[tuple[str, int]]) -> str:
+    return ", ".join(f"'{reason}' ({count})" for reason, count in pairs)
+
+
+def failures_text(failures: Failures) -> str:
+    """``5 failed with 'ValueError: ...' (3), 'loss became nan at epoch 1' (2); 2 pruned``: the
+    trials that are no feasible complete one, most frequent reason first."""
+    parts = []
+    failed = sum(count for _, count in failures.failed)
+    if failed:
+        parts.append(f"{failed} failed with {_reasons(failures.failed)}")
+    infeasible = sum(count for _, count in failures.infeasible)
+    if infeasible:
+        parts.append(f"{infeasible} broke search.constraints on {_reasons(failures.infeasible)}")
+    if failures.pruned:
+        parts.append(f"{failures.pruned} pruned")
+    return "; ".join(parts) or "no trial finished"
+
+
+def shortfall_text(result: SearchResult) -> str | None:
+    """Why a search (or a worker's part) fell short, or ``None`` when it did not: no feasible
+    complete trial in the study, or ``search.max_failed_trials`` failures in a row."""
+    if not result.fell_short:
+        return None
+    found = result.failures
+    hint = " Run with --verbose for the tracebacks." if found.failed else ""
+    if result.best is None:
+        head = "No feasible trial completed" if result.counts.get("infeasible") else "No trial completed"
+        return f"{head}: {failures_text(found)}. There is no best model.{hint}"
+    return (f"The search stopped early ({result.stop_reason}): {failures_text(found)}. Fix the cause "
+            f"and run it again to resume.{hint}")
 
 
 def stages_table(stages: dict[int, dict[str, str]]) -> Table:
@@ -53,11 +88,10 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
     )
     if result.stages:
         console.print(stages_table(result.stages))
+    shortfall = shortfall_text(result)
     if best is None:
-        console.print(
-            "No feasible trial completed, so there is no best model."
-            if counts.get("infeasible") else "No trial completed, so there is no best model."
-        )
+        if shortfall:
+            console.print(shortfall, markup=False, highlight=False)
         return
     metric = best["objective"]["metric"]
     table = Table(title=f"Best trial #{best['trial']}: {metric} = {best['objective']['value']:.4f}")
@@ -86,6 +120,8 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
             f"{mask_url(summary.tracking_uri)}`",
             markup=False,
         )
+    if shortfall:
+        console.print(shortfall, markup=False, highlight=False)
 
 
 def print_samples(rows: list[dict[str, Any]], names: list[str], console: Console, fmt: str) -> None:

@@ -21,7 +21,15 @@ from autodl.results.learning_curve import (
     learning_curve,
     plot_learning_curve,
 )
-from autodl.results.record import BestRecord, read_record, record_of, saved_model, write_record
+from autodl.results.record import (
+    BestRecord,
+    folder_lock,
+    read_record,
+    record_of,
+    saved_model,
+    updating,
+    write_record,
+)
 from autodl.results.uncertainty import SplitError, diagnosis_metric, from_rate, measure_errors
 from autodl.runtime.backend import load_keras
 from autodl.runtime.log import logger
@@ -168,18 +176,22 @@ def errors_from_metrics(metrics: dict[str, float], data: Dataset, spec: Spec) ->
 
 
 def rediagnose(spec: Spec, data: Dataset, directory: Path) -> tuple[BestRecord, Diagnosis, LearningCurve]:
-    """``autodl diagnose``: the saved best model's learning curve, and its diagnosis redone with it."""
-    record = read_record(directory)
-    if record is None or "trial" not in record:
-        raise AutodlError(f"No best model in {directory}: run `autodl search SPEC` first.")
-    found = saved_model(directory, record["trial"])
-    if found is None:
-        raise AutodlError(f"{directory} holds no model.keras of trial #{record['trial']}: run `autodl search "
-                          "SPEC` again to save it.")
-    model = load_keras().saving.load_model(found[1])
-    curve = curve_for(spec, data, record, directory)
-    stored = record.get("baselines")
-    baselines = Baselines.from_record(stored) if stored else baselines_for(spec, data)
-    diagnosis = diagnosis_of(spec, data, model, record["config"]["training"]["batch_size"], baselines, curve)
-    store(directory, record, diagnosis, baselines, curve)
+    """``autodl diagnose``: the saved best model's learning curve, and its diagnosis redone with it,
+    written as a new version of the whole folder (under its lock, swapped in whole)."""
+    with folder_lock(directory):
+        record = read_record(directory)
+        if record is None or "trial" not in record:
+            raise AutodlError(f"No best model in {directory}: run `autodl search SPEC` first.")
+        found = saved_model(directory, record["trial"])
+        if found is None:
+            raise AutodlError(f"{directory} holds no model.keras of trial #{record['trial']}: run `autodl "
+                              "search SPEC` again to save it.")
+        model = load_keras().saving.load_model(found[1])
+        with updating(directory, keep=tuple(p.name for p in directory.iterdir())) as stage:
+            curve = curve_for(spec, data, record, stage)
+            stored = record.get("baselines")
+            baselines = Baselines.from_record(stored) if stored else baselines_for(spec, data)
+            batch = record["config"]["training"]["batch_size"]
+            diagnosis = diagnosis_of(spec, data, model, batch, baselines, curve)
+            store(stage, record, diagnosis, baselines, curve)
     return record, diagnosis, curve

@@ -4,12 +4,22 @@ The folder (``export.dir`` or ``best_model/<name>``) holds ``model.keras`` (prep
 included: normalization statistics, vocabulary) and ``best.json`` (hyperparameters, metrics,
 label names, and after the search's end its test scores, diagnosis and error analysis), so a
 model can be used without autodl. ``export/`` and ``plots/`` are written there by later stages.
+
+Several processes may search one spec in one folder at once, and any of them may be killed at
+any moment. So the folder is never written in place: each update builds a new version in a
+private staging folder beside it, under the folder's lock, and swaps it in whole. At every
+moment the files on disk belong to one trial, and a process killed while staging leaves the
+previous complete folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -18,6 +28,9 @@ from optuna.trial import FrozenTrial
 from autodl.data import DataFor, Dataset
 from autodl.errors import AutodlError
 from autodl.outcome import Config, TrialOutcome
+from autodl.runtime.log import logger
+from autodl.runtime.processes import alive
+from autodl.runtime.stores import file_lock
 from autodl.spec import Spec
 
 MODEL_FILE = "model.keras"
@@ -81,8 +94,78 @@ def record_of(spec: Spec, data: Dataset, trial: FrozenTrial, metrics: dict[str, 
 
 
 def write_json(path: Path, document: Any) -> None:
-    """``document`` as indented JSON (values JSON does not know written as text)."""
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    """``document`` as indented JSON (values JSON does not know written as text), written whole
+    or not at all (a temporary file renamed over it)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """The lock every process holds while it reads the best-model folder to replace it."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(folder.parent / f".{folder.name}.lock"):
+        yield
+
+
+def _owned(name: str, folder: Path, kind: str) -> int | None:
+    """The process id in a staging (``stage``) or replaced (``old``) folder's name, or ``None``."""
+    prefix = f".{folder.name}.{kind}-"
+    if not name.startswith(prefix):
+        return None
+    pid = name.removeprefix(prefix).split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def recover_folder(folder: Path) -> None:
+    """Undo what a killed process left beside the folder: put back a folder it had moved aside
+    but not yet replaced, and remove its staging folders. Call it holding ``folder_lock``."""
+    parent = folder.parent
+    if not parent.is_dir():
+        return
+    for item in sorted(parent.iterdir()):
+        for kind in ("old", "stage"):
+            pid = _owned(item.name, folder, kind)
+            if pid is None or (pid != os.getpid() and alive(pid)):
+                continue
+            if kind == "old" and not folder.exists():
+                os.rename(item, folder)
+                logger.warning("put back %s, which a killed process had moved aside", folder)
+            else:
+                shutil.rmtree(item, ignore_errors=True)
+
+
+def candidate_dir(folder: Path) -> Path:
+    """Where a search keeps its best model so far (model and record) until its end makes a complete
+    new best-model folder of it: the folder itself stays the last complete one meanwhile."""
+    return folder.parent / f".{folder.name}.candidate"
+
+
+@contextmanager
+def updating(folder: Path, keep: tuple[str, ...] = (), source: Path | None = None) -> Iterator[Path]:
+    """A private staging folder for the next version of ``folder``, swapped in whole when the block
+    ends without an error (dropped otherwise). ``keep`` names the entries of ``source`` (default:
+    the current folder) copied into it first. Call it holding ``folder_lock``."""
+    recover_folder(folder)
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    stage = folder.parent / f".{folder.name}.stage-{token}"
+    stage.mkdir(parents=True)
+    try:
+        for name in keep:
+            entry = (source or folder) / name
+            if entry.is_dir():
+                shutil.copytree(entry, stage / name)
+            elif entry.is_file():
+                shutil.copy2(entry, stage / name)
+        yield stage
+        old = folder.parent / f".{folder.name}.old-{token}"
+        if folder.exists():
+            os.rename(folder, old)
+        os.rename(stage, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_record(folder: Path, record: BestRecord) -> None:
@@ -113,7 +196,8 @@ def saved_model(folder: Path, trial: int) -> tuple[BestRecord, Path] | None:
 
 
 class BestModelSaver:
-    """Called on each new best trial: replaces the saved model and its record atomically."""
+    """Called on each new best trial: replaces the search's candidate (``candidate_dir``), the
+    trial's model and record as one folder."""
 
     def __init__(self, spec: Spec, data_for: DataFor, directory: Path) -> None:
         self.spec = spec
@@ -121,11 +205,11 @@ class BestModelSaver:
         self.directory = directory
 
     def __call__(self, trial: FrozenTrial, outcome: TrialOutcome) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        staging = self.directory / f".staging-{MODEL_FILE}"
-        outcome.model.save(staging)
-        os.replace(staging, self.directory / MODEL_FILE)
+        """Write the candidate folder of this trial and swap it in. Call it holding the best-model
+        folder's ``folder_lock``."""
         data = self.data_for(trial.user_attrs["config"])
         record = record_of(self.spec, data, trial, outcome.metrics)
         record["history"] = outcome.history
-        write_record(self.directory, record)
+        with updating(candidate_dir(self.directory)) as stage:
+            outcome.model.save(stage / MODEL_FILE)
+            write_record(stage, record)

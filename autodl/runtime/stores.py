@@ -89,6 +89,19 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 @contextmanager
+def sqlite_lock(url: str) -> Iterator[None]:
+    """An exclusive lock on a file beside an on-disk SQLite database (its folder created), so that
+    processes opening a new database do not race to create its tables; other URLs run unlocked."""
+    db = sqlite_file(url)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(db.parent / f"{db.name}.lock"):
+        yield
+
+
+@contextmanager
 def study_lock(url: str, study_name: str) -> Iterator[None]:
     """Hold the study's lock: workers take it to count the trials left and claim the next one,
     so several workers together run exactly the requested number.
@@ -96,9 +109,8 @@ def study_lock(url: str, study_name: str) -> Iterator[None]:
     SQLite: an exclusive lock on a file beside the database. PostgreSQL: an advisory lock keyed
     by the study name. Other databases run unlocked (a worker may then start one extra trial).
     """
-    db = sqlite_file(url)
-    if db is not None:
-        with file_lock(db.parent / f"{db.name}.lock"):
+    if sqlite_file(url) is not None:
+        with sqlite_lock(url):
             yield
         return
     if url.startswith(("postgresql", "postgres")):

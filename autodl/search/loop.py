@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autodl.errors import AutodlError
 from autodl.outcome import Config, EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.runtime.log import logger
 from autodl.search.samplers import ALLOWED_ATTR, grid_size
@@ -28,8 +27,10 @@ from autodl.search.stages import stage_spaces, stage_spec
 from autodl.search.study import (
     FINISHED,
     WORKER_ATTR,
+    Failures,
     best_trial,
     count_states,
+    failures,
     heartbeat,
     recover,
     worker_id,
@@ -97,23 +98,42 @@ class SearchObserver(Protocol):
 
 @dataclass
 class SearchResult:
-    """How a search (or this part of a resumed one) ended."""
+    """How a search (or this part of a resumed one) ended. ``gave_up``: it stopped because
+    ``search.max_failed_trials`` trials failed in a row, with budget left; ``share_ended``: this
+    process ran its ``runtime.trials_per_process`` share (a fresh one goes on)."""
 
     study: optuna.Study
     stop_reason: str
     ran: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     stages: dict[int, dict[str, str]] = field(default_factory=dict)
+    gave_up: bool = False
+    share_ended: bool = False
 
     @property
     def best(self) -> FrozenTrial | None:
         """The best feasible complete trial of the whole study, or ``None``."""
         return best_trial(self.study)
 
+    @property
+    def fell_short(self) -> bool:
+        """Whether it ended without the result asked for: no feasible complete trial in the study,
+        or it gave up (an interrupted search, or a process's share, is not an end)."""
+        if self.stop_reason == "interrupted" or self.share_ended:
+            return False
+        return self.gave_up or self.best is None
+
+    @property
+    def failures(self) -> Failures:
+        """The study's failed, pruned and infeasible trials, grouped by why."""
+        return failures(self.study)
+
     @classmethod
-    def of(cls, spec: Spec, study: optuna.Study, reason: str, ran: int) -> SearchResult:
+    def of(cls, spec: Spec, study: optuna.Study, reason: str, ran: int, gave_up: bool = False,
+           share_ended: bool = False) -> SearchResult:
         """The result of ``study`` now, after ``ran`` trials in this process."""
-        return cls(study, reason, ran, count_states(study), stage_spaces(spec, study))
+        return cls(study, reason, ran, count_states(study), stage_spaces(spec, study), gave_up,
+                   share_ended)
 
 
 def stop_reason(spec: Spec, study: optuna.Study, started: float) -> str | None:
@@ -168,17 +188,22 @@ class _Loop:
     started: float = field(init=False)
     ran: int = 0
     failures_in_row: int = 0
+    gave_up: bool = False
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
 
     def claim(self) -> tuple[optuna.Trial | None, str | None]:
-        """The next trial, claimed under the study's lock, or why none may start."""
+        """The next trial, claimed under the study's lock, or why none may start; the last
+        ``search.max_failed_trials`` trials here all failing stops it while budget is left."""
         if self.max_trials is not None and self.ran >= self.max_trials:
             return None, f"ran {self.ran} trial{'s' if self.ran != 1 else ''} in this process"
         with self.lock():
             optuna.storages.fail_stale_trials(self.study)
             reason = stop_reason(self.spec, self.study, self.started)
+            if reason is None and self.failures_in_row >= self.spec.search.max_failed_trials:
+                self.gave_up = True
+                reason = f"{self.failures_in_row} trials failed in a row, search.max_failed_trials"
             if reason is not None:
                 return None, reason
             trial = self.study.ask()
@@ -224,18 +249,12 @@ class _Loop:
         return sample.config, sample.params, seed, tags
 
     def record(self, trial: optuna.Trial, outcome: TrialOutcome) -> None:
-        """Tell the study, save a new best, and stop after too many failures in a row."""
+        """Tell the study, save a new best, and count the failures in a row."""
         self.ran += 1
         frozen = _finish(self.study, trial, outcome, self.observers,
                          self.spec.search.constraints.limits())
         if outcome.state == "failed":
             self.failures_in_row += 1
-            if self.failures_in_row >= self.spec.search.max_failed_trials:
-                raise AutodlError(
-                    f"The last {self.failures_in_row} trials all failed; the latest with: "
-                    f"{outcome.reason}. Check the spec's ranges (run with --verbose for the "
-                    "traceback)."
-                )
             return
         self.failures_in_row = 0
         if outcome.state == "complete":
@@ -260,7 +279,7 @@ def optimize(
     share the study run exactly ``search.trials`` trials together; ``max_trials`` ends this
     process's share after that many (``runtime.trials_per_process``). A trial that raises is marked
     failed with its reason and the search goes on; after ``search.max_failed_trials`` failures in
-    a row it stops with an error. A complete trial above a ``search.constraints`` limit is kept as
+    a row it stops (``gave_up``). A complete trial above a ``search.constraints`` limit is kept as
     infeasible and never becomes the best. Ctrl-C marks the running trial failed and returns with
     ``stop_reason == "interrupted"``.
     """
@@ -277,7 +296,8 @@ def optimize(
             break
         loop.record(trial, outcome)
         del outcome  # the trial's model must be garbage before the next trial starts
-    return SearchResult.of(spec, study, reason or "stopped", loop.ran)
+    share_ended = max_trials is not None and loop.ran >= max_trials and reason != "interrupted"
+    return SearchResult.of(spec, study, reason or "stopped", loop.ran, loop.gave_up, share_ended)
 
 
 def _constrain(trial: optuna.Trial, outcome: TrialOutcome, limits: dict[str, float]) -> None:

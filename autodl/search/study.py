@@ -7,19 +7,23 @@ from __future__ import annotations
 import os
 import socket
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autodl.errors import StorageError
 from autodl.runtime.log import logger
+from autodl.runtime.processes import alive
 from autodl.runtime.stores import (
     absolute,
     mask_url,
     missing_sqlite,
     prepare_sqlite,
+    sqlite_lock,
     storage_errors,
 )
 from autodl.search.pruners import make_pruner
@@ -33,6 +37,8 @@ WORKER_ATTR = "worker"
 """Trial attribute: the ``host:pid`` of the process running it."""
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 STATE_NAMES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+REASON_CHARS = 120
+"""A failure reason longer than this is cut (Keras errors can run to pages)."""
 
 
 def quiet_optuna() -> None:
@@ -43,15 +49,16 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def make_storage(storage_url: str) -> optuna.storages.RDBStorage:
+def make_storage(storage_url: str, create: bool = True) -> optuna.storages.RDBStorage:
     """The study's database, with a heartbeat per running trial.
 
     A worker that dies on another machine stops beating; after ``GRACE_S`` seconds any worker
     fails its trial and queues it again. SQLite waits for a lock instead of failing when several
-    local workers write at once.
+    local workers write at once. ``create=False`` only reads: no folder, file or table is made.
     """
     quiet_optuna()
-    prepare_sqlite(storage_url)
+    if create:
+        prepare_sqlite(storage_url)
     engine_kwargs = (
         {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if storage_url.startswith("sqlite") else {}
     )
@@ -61,6 +68,7 @@ def make_storage(storage_url: str) -> optuna.storages.RDBStorage:
         heartbeat_interval=HEARTBEAT_S,
         grace_period=GRACE_S,
         heartbeat_stale_trial_callback=_queue_again,
+        skip_table_creation=not create,
     )
 
 
@@ -78,7 +86,7 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
     ranked the wrong way round.
     """
     direction = spec.search.objective.resolved_direction
-    with storage_errors(storage_url):
+    with storage_errors(storage_url), sqlite_lock(storage_url):
         study = optuna.create_study(
             study_name=spec.name,
             storage=make_storage(storage_url),
@@ -103,7 +111,30 @@ def stored_study_names(storage_url: str) -> list[str] | None:
     if missing_sqlite(storage_url) is not None:
         return None
     with storage_errors(storage_url):
-        return optuna.study.get_all_study_names(storage=make_storage(storage_url))
+        if not _has_studies_table(storage_url):
+            return []
+        return optuna.study.get_all_study_names(storage=make_storage(storage_url, create=False))
+
+
+def _has_studies_table(storage_url: str) -> bool:
+    """Whether the database has Optuna's tables (an empty file or another program's database has
+    none, and reading it must not add them)."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(absolute(storage_url))
+    try:
+        return bool(inspect(engine).has_table("studies"))
+    finally:
+        engine.dispose()
+
+
+def holdings(storage_url: str) -> str:
+    """What a storage holds, for messages about a study it lacks: ``it holds 'a', 'b'``, ``it
+    holds no study``, or that its SQLite file does not exist."""
+    names = stored_study_names(storage_url)
+    if names is None:
+        return f"the database {missing_sqlite(storage_url)} does not exist"
+    return f"it holds {', '.join(repr(n) for n in sorted(names))}" if names else "it holds no study"
 
 
 def find_study(name: str, storage_url: str) -> optuna.Study | None:
@@ -112,7 +143,7 @@ def find_study(name: str, storage_url: str) -> optuna.Study | None:
     if names is None or name not in names:
         return None
     with storage_errors(storage_url):
-        return optuna.load_study(study_name=name, storage=make_storage(storage_url))
+        return optuna.load_study(study_name=name, storage=make_storage(storage_url, create=False))
 
 
 def load_stored_study(name: str, storage_url: str) -> optuna.Study:
@@ -121,14 +152,8 @@ def load_stored_study(name: str, storage_url: str) -> optuna.Study:
     shown = mask_url(storage_url)
     fix = "run `autodl search SPEC` first, or pass --study NAME and --storage URL of the searched study."
     names = stored_study_names(storage_url)
-    if names is None:
-        raise StorageError(
-            f"No study {name!r} in {shown}: the database {missing_sqlite(storage_url)} does not "
-            f"exist; {fix}"
-        )
-    if name not in names:
-        held = f"it holds {', '.join(repr(n) for n in sorted(names))}" if names else "it holds no study"
-        raise StorageError(f"No study {name!r} in {shown} ({held}); {fix}")
+    if names is None or name not in names:
+        raise StorageError(f"No study {name!r} in {shown} ({holdings(storage_url)}); {fix}")
     study = find_study(name, storage_url)
     if study is None:
         raise StorageError(f"Study {name!r} in {shown} disappeared while it was opened; {fix}")
@@ -138,16 +163,6 @@ def load_stored_study(name: str, storage_url: str) -> optuna.Study:
 def worker_id() -> str:
     """This process, as ``host:pid``: recorded on each trial it runs."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def recover_orphans(study: optuna.Study) -> list[int]:
@@ -163,7 +178,7 @@ def recover_orphans(study: optuna.Study) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(trial.user_attrs.get(WORKER_ATTR, ""))
         owner, _, pid = worker.rpartition(":")
-        if owner != host or not pid.isdigit() or _alive(int(pid)):
+        if owner != host or not pid.isdigit() or alive(int(pid)):
             continue
         reason = f"the process running it ({worker}) died before it finished"
         study.tell(trial.number, state=TrialState.FAIL)
@@ -223,3 +238,35 @@ def count_states(study: optuna.Study) -> dict[str, int]:
         counts[STATE_NAMES[trial.state]] += 1
         counts["infeasible"] += trial.user_attrs.get("state") == "infeasible"
     return counts
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Why a study has no best trial yet: its failed trials' reasons and its infeasible trials'
+    broken constraints, each as (reason, trials) most frequent first, and how many were pruned."""
+
+    failed: list[tuple[str, int]]
+    infeasible: list[tuple[str, int]]
+    pruned: int
+
+
+def _short(reason: str) -> str:
+    """A reason's first line, cut to ``REASON_CHARS``."""
+    line = reason.strip().splitlines()[0] if reason.strip() else "no reason recorded"
+    return line if len(line) <= REASON_CHARS else line[: REASON_CHARS - 3] + "..."
+
+
+def failures(study: optuna.Study) -> Failures:
+    """The finished trials that are not a feasible complete one, grouped by why."""
+    failed: Counter[str] = Counter()
+    infeasible: Counter[str] = Counter()
+    pruned = 0
+    for trial in study.get_trials(deepcopy=False, states=FINISHED):
+        if trial.state == TrialState.FAIL:
+            failed[_short(str(trial.user_attrs.get("fail_reason", "")))] += 1
+        elif trial.state == TrialState.PRUNED:
+            pruned += 1
+        elif trial.user_attrs.get("state") == "infeasible":
+            broken = [name for name, excess in trial.constraints.items() if excess > 0]
+            infeasible[" and ".join(broken) or "a constraint"] += 1
+    return Failures(failed.most_common(), infeasible.most_common(), pruned)

@@ -22,6 +22,9 @@ from autodl.search.study import finished_count
 from autodl.spec import Spec
 
 POLL_S = 1.0
+WORKER_ENDS = (0, 1, 130)
+"""A worker's exit codes that are no error: done, done without a best trial (or gave up after
+``search.max_failed_trials`` failures in a row), interrupted."""
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,18 @@ def run_workers(spec: Spec, study: optuna.Study, workers: Workers, live: bool) -
     finally:
         progress.search_ended(SearchEnd("KILLED" if interrupted else "FINISHED"))
     codes = [p.returncode for p in processes]
-    failed = [f"worker {i + 1} (exit code {c})" for i, c in enumerate(codes) if c not in (0, 130)]
+    failed = [f"worker {i + 1} (exit code {c})" for i, c in enumerate(codes) if c not in WORKER_ENDS]
     if failed and not interrupted:
         raise AutodlError(
             f"{', '.join(failed)} stopped with an error (its message is above); the trials already "
             "finished are kept in the study. Fix the cause and run the search again to resume."
         )
+    budget = stop_reason(spec, study, started)
+    gave_up = [f"worker {i + 1}" for i, c in enumerate(codes) if c == 1] if budget is None else []
     if interrupted or 130 in codes:
         reason = "interrupted"
+    elif gave_up:
+        reason = f"{', '.join(gave_up)} stopped after search.max_failed_trials failed trials in a row"
     else:
-        reason = stop_reason(spec, study, started) or "the workers stopped"
-    return SearchResult.of(spec, study, reason, finished_count(study) - before)
+        reason = budget or "the workers stopped"
+    return SearchResult.of(spec, study, reason, finished_count(study) - before, bool(gave_up))

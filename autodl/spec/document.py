@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError
 
-from autodl.errors import SpecError
+from autodl.errors import SpecError, first_line
 from autodl.spec import metrics, params, space
 from autodl.spec.fields import Section
 from autodl.spec.messages import format_errors
@@ -170,19 +170,63 @@ def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:
     return spec
 
 
+def read_text(path: Path) -> str:
+    """The text of the spec file at ``path``; a path that is missing, a folder, unreadable, or not
+    UTF-8 text is a ``SpecError`` naming the file and what to do."""
+    try:
+        if path.is_dir():
+            raise SpecError(f"{path} is a folder, not a spec file. Pass the path of a YAML spec file.")
+        if not path.exists():
+            raise SpecError(f"Spec file not found: {path}. Pass the path of a YAML spec file.")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            f"Cannot read the spec file {path}: {exc.strerror or type(exc).__name__}. Pass the path of "
+            "a YAML spec file you may read."
+        ) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError(f"{path} is UTF-16 text: save the spec as UTF-8 text.")
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raise SpecError(
+            f"{path} is not a text file (a NUL byte at offset {nul}): a spec is YAML text. Pass the "
+            "spec file, saved as UTF-8 text."
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): save the "
+            "spec as UTF-8 text."
+        ) from None
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """The YAML document in ``text``; a syntax error is a ``SpecError`` that says where."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise SpecError(
+            f"{where}: the character U+{code:04X} at line {line}, column {column} is not allowed in "
+            "YAML (control characters other than tab and newline); remove it."
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        position = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or first_line(exc)
+        raise SpecError(f"{where}: YAML syntax error{position}: {problem}.") from None
+    except RecursionError:
+        raise SpecError(f"{where}: the YAML is nested too deeply to read.") from None
+
+
 def load_spec(path: Path) -> Spec:
     """Read and validate the YAML spec at ``path`` or raise ``SpecError``."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"Spec file not found: {path}. Pass the path of a YAML spec file.")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"{path}: YAML syntax error{where}: {problem}.") from None
+    text = read_text(path)
+    data = parse_yaml(text, str(path))
     if data is None:
         raise SpecError(f"{path} is empty: a spec needs at least name, data and model.")
     if not isinstance(data, dict):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -100,7 +101,7 @@ class ValueKind:
             return None
         if isinstance(value, self.extra_types):
             return value
-        ok = _is_type(value, self.type)
+        ok = _is_type(value, self.type) and (self.type is not float or math.isfinite(value))
         if ok and self.options is not None and value not in self.options:
             hint = _closest(str(value), self.options)
             raise ValueError(f"expected {self.describe()}{hint}")
@@ -240,7 +241,7 @@ def _parse_float(bounds: list[Any], scale: Any, step: Any, kind: ValueKind) -> F
     if scale == "inv_log" and not (low >= 0 and high < 1):
         raise ValueError(f"scale=inv_log needs 0 <= low and high < 1, but got [{low}, {high}]")
     if step is not None:
-        if not _is_type(step, float) or step <= 0:
+        if not _is_type(step, float) or not math.isfinite(step) or step <= 0:
             raise ValueError(f"step must be a positive number, but got step={step!r}")
         if scale != "linear":
             raise ValueError(f"step works only with scale=linear, but got scale={scale}")

@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from autodl.errors import TrackingError, first_line
-from autodl.runtime.stores import absolute, mask_url, prepare_sqlite
+from autodl.runtime.stores import absolute, mask_url, prepare_sqlite, sqlite_lock
 
 
 def prepare_mlflow(uri: str) -> str:
@@ -40,7 +40,8 @@ def connected_client(uri: str) -> Any:
     training."""
     client = mlflow_client(uri)
     try:
-        client.search_experiments(max_results=1)
+        with sqlite_lock(uri):  # the first query creates a new store's tables
+            client.search_experiments(max_results=1)
     except Exception as exc:  # connection, auth and database errors all land here
         raise unreachable(
             uri, exc, "reach the MLflow tracking store",

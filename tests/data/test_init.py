@@ -1,5 +1,6 @@
-"""``autodl.data`` itself: labels encoded into a task and its classes, and ``load_dataset`` from a
-spec's data section (digits, text folders, the shared sentences, regression targets)."""
+"""``autodl.data`` itself: the task inferred from the labels, labels encoded into a task and its
+classes, and ``load_dataset`` from a spec's data section (digits, text folders, the shared
+sentences, regression targets, whole-number targets such as scikit-learn's diabetes)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,34 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autodl.data import encode_labels, load_dataset
+from autodl.data import encode_labels, infer_task, load_dataset
 from autodl.errors import DataError
 from autodl.spec.sections import DataSpec, SplitSpec
-from tests.helpers import SENTENCES, write_lines
+from tests.helpers import SENTENCES, diabetes_csv, write_lines
+
+
+def numbers(distinct: int, rows: int) -> np.ndarray:
+    """``rows`` whole-number labels taking ``distinct`` values, written as text."""
+    return (np.arange(rows) % distinct * 10).astype(str)
+
+
+@pytest.mark.parametrize(
+    ("labels", "task", "reason"),
+    [
+        (numbers(20, 100), "multiclass", "20 distinct labels"),
+        (numbers(21, 100), "regression", "21 distinct whole-number values"),
+        (numbers(21, 420), "multiclass", "21 distinct labels"),
+        (numbers(21, 419), "regression", "21 distinct whole-number values"),
+        (np.array([f"{v}.0" for v in range(30)]), "regression", "30 distinct whole-number values"),
+        (np.array(["0", "1", "1"]), "binary", "2 distinct labels"),
+        (np.array([f"w{v}" for v in range(30)]), "multiclass", "30 distinct labels"),
+        (np.array(["0.5", "2", "1"]), "regression", "labels that are not whole numbers"),
+    ],
+    ids=["20-values", "21-values", "21-is-5%", "21-over-5%", "floats", "binary", "words", "fractions"],
+)
+def test_infer_task_rule_at_its_edges(labels: np.ndarray, task: str, reason: str) -> None:
+    assert infer_task(labels) == (task, reason)
+    assert encode_labels(labels, "auto", "src")[0] == task
 
 
 def test_zero_one_labels_are_binary() -> None:
@@ -140,3 +165,62 @@ def test_regression_dataset_has_no_class_balance(tmp_path: Path) -> None:
     assert sorted(np.concatenate([s.y for s in data.splits.values()]).tolist()) == [
         i / 4 for i in range(40)
     ]
+
+
+def test_no_labels_is_an_error() -> None:
+    with pytest.raises(DataError) as caught:
+        encode_labels(np.array([], dtype=str), "auto", "src")
+    assert str(caught.value) == "src: no examples to learn from; add labelled examples to the source."
+
+
+def test_whole_number_targets_like_diabetes_are_regression(
+    tmp_path: Path, autodl_log: pytest.LogCaptureFixture
+) -> None:
+    diabetes_csv(tmp_path / "diabetes.csv")
+    data = load_dataset(DataSpec(source="diabetes.csv"), tmp_path, seed=0)
+    assert (data.task, data.class_names, data.kind, data.input_shape) == ("regression", (), "tabular", (10,))
+    assert sum(data.sizes().values()) == 442
+    targets = np.concatenate([split.y for split in data.splits.values()])
+    assert (targets.dtype, targets.min(), targets.max()) == (np.float32, 25.0, 346.0)
+    assert autodl_log.messages == [
+        "task: regression (inferred from 214 distinct whole-number values; set data.task to change)"
+    ]
+
+
+def test_digits_number_labels_stay_multiclass_and_say_so(
+    tmp_path: Path, autodl_log: pytest.LogCaptureFixture
+) -> None:
+    data = load_dataset(DataSpec(source="digits"), tmp_path, seed=0)
+    assert (data.task, data.class_names) == ("multiclass", tuple(str(i) for i in range(10)))
+    assert autodl_log.messages == [
+        "task: multiclass (inferred from 10 distinct labels; set data.task to change)"
+    ]
+
+
+def test_explicit_multiclass_keeps_many_number_classes(
+    tmp_path: Path, autodl_log: pytest.LogCaptureFixture
+) -> None:
+    write_lines(tmp_path / "scores.csv", "x,label", *[f"{i},{i % 21}" for i in range(210)])
+    assert load_dataset(DataSpec(source="scores.csv"), tmp_path, seed=0).task == "regression"
+    data = load_dataset(DataSpec(source="scores.csv", task="multiclass"), tmp_path, seed=0)
+    assert (data.task, data.class_names) == ("multiclass", tuple(str(i) for i in range(21)))
+    assert not [m for m in autodl_log.messages if "multiclass" in m], "an explicit task is not inferred"
+
+
+def test_too_few_rows_for_many_number_classes_suggests_regression(tmp_path: Path) -> None:
+    diabetes_csv(tmp_path / "diabetes.csv")
+    with pytest.raises(DataError) as caught:
+        load_dataset(DataSpec(source="diabetes.csv", task="multiclass"), tmp_path, seed=0)
+    assert str(caught.value) == (
+        "Too few rows to split: 442 examples cannot give every split at least one example of each "
+        "of the 214 classes with the split fractions train 0.7, train_dev 0.1, dev 0.1, test 0.1; "
+        "need at least 2131 rows, or larger (or zero) fractions in data.split. The labels are "
+        "numbers: to predict them as a quantity rather than as 214 classes, set data.task: regression."
+    )
+
+
+def test_too_few_rows_for_word_classes_suggests_nothing(tmp_path: Path) -> None:
+    write_lines(tmp_path / "words.csv", "x,label", *[f"{i},w{i % 30}" for i in range(60)])
+    with pytest.raises(DataError) as caught:
+        load_dataset(DataSpec(source="words.csv"), tmp_path, seed=0)
+    assert str(caught.value).endswith("or larger (or zero) fractions in data.split.")

@@ -3,6 +3,7 @@ files and folders, a series source, and which reader each kind of path goes to."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -204,3 +205,12 @@ def test_paths_go_to_the_reader_of_their_kind(tmp_path: Path) -> None:
     assert read(resolve("a.npz", tmp_path), DataSpec(source="a.npz")).kind == "tabular"
     write_text(tmp_path / "lines.tsv", "good\t1\nbad\t0\n")
     assert read(resolve("lines.tsv", tmp_path), DataSpec(source="lines.tsv")).kind == "text"
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("~nosuchuser-autodl/x.csv", "data.source: Could not determine home directory"),
+    ("x" * 300 + ".csv", "data.source is not a usable path (File name too long)"),
+])
+def test_unusable_paths_are_data_errors(tmp_path: Path, source: str, message: str) -> None:
+    with pytest.raises(DataError, match=re.escape(message)):
+        resolve(source, tmp_path)

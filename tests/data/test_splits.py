@@ -108,6 +108,28 @@ def test_a_class_too_rare_to_stratify_is_a_data_error(rare: int) -> None:
     )
 
 
+def test_a_rare_class_is_named_by_its_label_and_number_classes_suggest_regression() -> None:
+    y = np.array([0] * 50 + [1] * 50 + [2] * 2)
+    with pytest.raises(DataError) as caught:
+        split_indices(y, DEFAULT_FRACTIONS, "multiclass", seed=0, class_names=("10", "20", "30"))
+    assert str(caught.value) == (
+        "Class 30 has 2 example(s), too few to appear in each of the 4 splits; add examples of it, "
+        "remove it, or set unused split fractions to 0 in data.split. The labels are numbers: to "
+        "predict them as a quantity rather than as 3 classes, set data.task: regression."
+    )
+    with pytest.raises(DataError) as words:
+        split_indices(y, DEFAULT_FRACTIONS, "multiclass", seed=0, class_names=("ant", "bee", "cat"))
+    assert str(words.value).startswith("Class cat has 2 example(s)")
+    assert str(words.value).endswith("set unused split fractions to 0 in data.split.")
+
+
+def test_two_number_classes_get_no_regression_hint() -> None:
+    y = np.array([0] * 99 + [1])
+    with pytest.raises(DataError) as caught:
+        split_indices(y, DEFAULT_FRACTIONS, "binary", seed=0, class_names=("0", "1"))
+    assert str(caught.value).endswith("set unused split fractions to 0 in data.split.")
+
+
 def test_a_rare_class_reaches_every_split_when_it_can() -> None:
     y = np.array([0] * 96 + [1] * 4)
     parts = split_indices(y, DEFAULT_FRACTIONS, "binary", seed=0)

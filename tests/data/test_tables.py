@@ -1,5 +1,5 @@
 """Table files (CSV, TSV, Parquet): features, labels and text columns, errors that name the file,
-row and column, and the same checks on a streamed CSV."""
+row and column, empty tables, and the same checks on a streamed CSV."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autodl.data import tables
+from autodl.data import load_dataset, tables
 from autodl.data.sources import read, resolve
 from autodl.data.tables import read_table
 from autodl.errors import DataError
@@ -60,7 +60,6 @@ def test_text_column_of_a_tsv_and_parquet(tmp_path: Path) -> None:
         ("a,label\n1,x\n2,\n", {},
          "{path}, row 3: the label column 'label' is empty there (1 row(s) without a label). Label "
          "or drop those rows."),
-        ("label\nx\n", {}, "{path}: no feature columns besides the label 'label'."),
     ],
 )
 def test_bad_tables_name_file_row_and_column(tmp_path: Path, content: str, spec: dict, message: str) -> None:
@@ -102,3 +101,63 @@ def test_a_csv_whose_cells_span_lines_cannot_stream(tmp_path: Path) -> None:
     path.write_text('text,label\n"two\nlines",a\none,b\n')
     with pytest.raises(DataError, match=r"quoted cells span lines.*set data.stream: false"):
         read_table(path, None, None, "text", stream=True)
+
+
+EMPTY_FILE = "{path}: the file is empty; a table needs a header line naming its columns, then one row per example."
+NO_ROWS = "{path}: the table has no rows, only its header ({columns}); add one row per example below the header."
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", EMPTY_FILE),
+        ("\n\n", "{path}: the table has no columns (only blank lines); a table needs a header line "
+                  "naming its columns, then one row per example."),
+        ("a,b,label\n", NO_ROWS.replace("{columns}", "a, b, label")),
+        ("a,b,label", NO_ROWS.replace("{columns}", "a, b, label")),
+        ("label\n", NO_ROWS.replace("{columns}", "label")),
+        ("label\nx\ny\n", "{path}: the table has only the label column 'label'; add feature columns, or "
+                           "a text column named in data.text."),
+    ],
+    ids=["empty-file", "blank-lines", "header-only", "header-without-newline", "label-header-only",
+         "only-the-label"],
+)
+def test_empty_csv_tables_are_one_data_error_naming_the_file(
+    tmp_path: Path, content: str, message: str, stream: bool
+) -> None:
+    path = write_text(tmp_path / "t.csv", content)
+    with pytest.raises(DataError) as caught:
+        load_dataset(DataSpec(source="t.csv", stream=stream), tmp_path, seed=0)
+    assert str(caught.value) == message.format(path=path.resolve())
+
+
+def test_empty_parquet_and_tsv_tables(tmp_path: Path) -> None:
+    import pandas as pd
+
+    cases = {
+        "header.parquet": pd.DataFrame({"a": [], "label": []}),
+        "no_columns.parquet": pd.DataFrame(index=[4, 5, 6]),
+    }
+    for name, frame in cases.items():
+        frame.to_parquet(tmp_path / name)
+    write_text(tmp_path / "empty.parquet", "")
+    write_text(tmp_path / "header.tsv", "a\tlabel\n")
+    expected = {
+        "header.parquet": NO_ROWS.replace("{columns}", "a, label"),
+        "no_columns.parquet": "{path}: the table has 3 row(s) but no columns; it needs feature columns "
+                              "(or a text column) and a label column.",
+        "empty.parquet": EMPTY_FILE,
+        "header.tsv": NO_ROWS.replace("{columns}", "a, label"),
+    }
+    for name, message in expected.items():
+        with pytest.raises(DataError) as caught:
+            load_dataset(DataSpec(source=name, label="label"), tmp_path, seed=0)
+        assert str(caught.value) == message.format(path=(tmp_path / name).resolve()), name
+
+
+def test_a_series_from_a_header_only_table(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "series.csv", "day,value\n")
+    with pytest.raises(DataError) as caught:
+        load_dataset(DataSpec(source="series.csv", series="value"), tmp_path, seed=0)
+    assert str(caught.value) == NO_ROWS.format(path=path.resolve(), columns="day, value")

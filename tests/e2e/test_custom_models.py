@@ -39,7 +39,8 @@ def test_a_hypermodel_without_the_objective_metric_fails_with_the_reason(project
             return model
     """)
     result = runner.invoke(app, ["search", str(spec), "--quiet", "--trials", "1"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[-1].startswith("No trial completed: 1 failed with '")
     import optuna
 
     trial = optuna.load_study(study_name="custom-test", storage="sqlite:///mlruns/optuna.db").trials[0]
@@ -59,7 +60,8 @@ def test_an_uncompiled_hypermodel_fails_with_the_reason(project: Path, runner: C
             return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
     """)
     result = runner.invoke(app, ["search", str(spec), "--quiet", "--trials", "1"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[-1].startswith("No trial completed: 1 failed with '")
     import optuna
 
     trial = optuna.load_study(study_name="custom-test", storage="sqlite:///mlruns/optuna.db").trials[0]

@@ -1,6 +1,6 @@
 """End to end on each kind of source: time series with a searched window, two review sites
-against a third, an image folder, a CSV table, and streamed ones. Real data only, made on disk
-in the test."""
+against a third, an image folder, a CSV table, a whole-number regression target, and streamed
+ones. Real data only, made on disk in the test."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from autodl.cli import app
-from tests.helpers import REPO, SENTENCES, digits_csv, digits_folder, mlflow_store
+from tests.helpers import REPO, SENTENCES, diabetes_csv, digits_csv, digits_folder, mlflow_store
 
 pytestmark = pytest.mark.slow
 
@@ -125,6 +125,30 @@ def test_csv_table_with_an_mlp(project: Path) -> None:
     model = keras.saving.load_model(project / "best_model" / "wine" / "model.keras")
     probabilities = model.predict(frame.drop(columns="cultivar").to_numpy("float32")[:5], verbose=0)
     assert probabilities.shape == (5, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+
+
+def test_whole_number_targets_are_inferred_as_regression(project: Path) -> None:
+    diabetes_csv(project / "diabetes.csv")
+    spec = {
+        "name": "diabetes", "seed": 0,
+        "data": {"source": "diabetes.csv"},
+        "model": {"family": "mlp", "units": {"choice": [16, 32]}, "layers": 1},
+        "optimizer": {"learning_rate": 0.01},
+        "training": {"epochs": 3, "batch_size": 32},
+        "search": {"trials": 2, "pruner": {"name": "none"}, "objective": {"metric": "dev_mae"}},
+        "tracking": {"enabled": False},
+        "export": {"formats": []},
+    }
+    path = project / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = CliRunner().invoke(app, ["search", str(path)])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[:3]
+    assert "autodl: task: regression (inferred from 214 distinct whole-number values; set data.task to change)" in first
+    record = json.loads((project / "best_model" / "diabetes" / "best.json").read_text())
+    assert (record["task"], record["class_names"]) == ("regression", [])
+    assert record["data"]["sizes"] == {"train": 307, "train_dev": 45, "dev": 45, "test": 45}
+    assert record["metrics"]["dev_mae"] > 0 and record["metrics"]["test_mae"] > 0
 
 
 @pytest.mark.slow

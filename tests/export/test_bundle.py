@@ -69,7 +69,8 @@ def test_cli_export_without_a_search_exits_2(runner: CliRunner, write_spec: Any,
     result = runner.invoke(app, ["export", str(spec), "--formats", "keras"])
     assert result.exit_code == 2, result.output
     flat = " ".join(result.output.split())
-    assert "No search to export for 'tiny'" in flat and "Run `autodl search SPEC` first" in flat
+    assert "No study 'tiny' in sqlite:///mlruns/optuna.db" in flat and "nothing to export" in flat
+    assert "Run `autodl search SPEC` first" in flat
     bad = runner.invoke(app, ["export", str(spec), "--formats", "keras,pb"])
     assert bad.exit_code == 2
     assert (

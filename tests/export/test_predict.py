@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,35 @@ def test_cli_folder_without_an_export_exits_2(runner: CliRunner, tmp_path: Path)
     result = runner.invoke(app, ["predict", str(tmp_path / "best"), str(tmp_path / "s.txt")])
     assert result.exit_code == 2
     flat = " ".join(result.output.split())
-    assert f"Error: {tmp_path / 'best'} holds no exported model (no export.json in it or in export/)." in flat
+    assert (f"Error: {tmp_path / 'best'} holds no exported model (no export.json in it or in export/; "
+            "it is empty).") in flat
     assert "Run `autodl export SPEC` first" in flat and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("make", "held"), [
+    (lambda folder: None, "it does not exist"),
+    (lambda folder: folder.write_text("x"), "it is a file, not a folder"),
+    (lambda folder: [folder.mkdir(), (folder / "model.keras").write_text("x"), (folder / "plots").mkdir()],
+     "it holds model.keras, plots/"),
+])
+def test_cli_predict_without_an_export_says_what_is_there_and_creates_nothing(
+    make: Callable[[Path], object], held: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.txt").write_text("hello\n")
+    make(tmp_path / "best")
+    before = sorted(tmp_path.rglob("*"))
+    result = runner.invoke(app, ["predict", str(tmp_path / "best"), "s.txt", "--out", "out/p.csv"])
+    assert result.exit_code == 2, result.output
+    flat = " ".join(result.output.split())
+    assert f"(no export.json in it or in export/; {held})" in flat
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_corrupt_manifest_is_a_data_error(tmp_path: Path) -> None:
+    (tmp_path / "export.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"export.json is not a valid export manifest"):
+        predict.open_export(tmp_path)
 
 
 def test_cli_missing_input_exits_2(runner: CliRunner, tmp_path: Path) -> None:

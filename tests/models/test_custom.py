@@ -1,17 +1,25 @@
-"""The custom family: a KerasTuner-style build(hp) answered from autodl's own Optuna trial."""
+"""The custom family: a KerasTuner-style build(hp) answered from autodl's own Optuna trial, and
+errors in the user's module (at import, in build(hp)) as one message naming its file and line."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
+from typer.testing import CliRunner
 
+from autodl import models
+from autodl.cli import app
 from autodl.errors import SpecError, TrialFailed
-from autodl.models.custom import TrialHyperParameters, load_builder
+from autodl.models.custom import TrialHyperParameters, build, load_builder
+from autodl.outcome import TrialOutcome
+from autodl.search.loop import optimize
 from autodl.spec import space
-from tests.helpers import write_module
+from autodl.spec.document import load_spec
+from tests.helpers import minimal_spec, new_study, write_module
 
 
 def hp_for(trial: optuna.Trial) -> TrialHyperParameters:
@@ -93,3 +101,106 @@ def test_missing_module_is_a_spec_error(tmp_path: Path) -> None:
         "Put no_such_module_xyz.py beside the spec file or install it. "
         "Received: model.build='no_such_module_xyz:build'"
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "line"),
+    [
+        ("def build(hp)\n    return None\n", "SyntaxError: expected ':'", 1),
+        ("import math\n\nRATE = math.pi / 0\n", "ZeroDivisionError: float division by zero", 3),
+        ("def build(hp):\n    return None\n\nLAYERS = [Dense(4)]\n",
+         "NameError: name 'Dense' is not defined", 4),
+        ("import os\nimport no_such_package_xyz\n", "ModuleNotFoundError: No module named "
+         "'no_such_package_xyz'", 2),
+        ("def build(hp):\n  return 1\n    x = 2\n", "IndentationError: unexpected indent", 3),
+    ],
+    ids=["syntax", "zero-division", "name", "missing-import", "indentation"],
+)
+def test_an_error_while_importing_the_module_is_one_spec_error(
+    tmp_path: Path, body: str, error: str, line: int, request: pytest.FixtureRequest
+) -> None:
+    name = f"broken_{request.node.callspec.id.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(body)
+    with pytest.raises(SpecError) as caught:
+        load_builder(f"{name}:build", tmp_path)
+    assert str(caught.value) == (
+        f"model.build: importing {name} raised {error} (at {tmp_path / name}.py, line {line}). Fix "
+        f"the module, then run the search again. Received: model.build='{name}:build'"
+    )
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+RAISING_BUILD = """
+    def helper(units):
+        return units / 0
+
+    def build(hp):
+        units = hp.Int("units", 4, 8)
+        return helper(units)
+"""
+
+
+def test_an_error_inside_build_fails_the_trial_naming_the_users_line(tmp_path: Path) -> None:
+    write_module(tmp_path, "raising_build", RAISING_BUILD)
+    user_build = load_builder("raising_build:build", tmp_path)
+    with pytest.raises(TrialFailed) as caught:
+        build(user_build, lambda name, dist: 4)
+    assert str(caught.value) == (
+        f"build(hp) raised ZeroDivisionError: division by zero (at {tmp_path / 'raising_build.py'}, line 3)"
+    )
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+
+
+def test_the_search_goes_on_past_failing_builds_with_their_reason(write_spec: Any, tmp_path: Path) -> None:
+    write_module(tmp_path, "raising_in_search", RAISING_BUILD)
+    spec = load_spec(write_spec(minimal_spec(
+        model={"family": "custom", "build": "raising_in_search:build"},
+        search={"trials": 3, "max_failed_trials": 5}, tracking={"enabled": False},
+    )))
+    make = models.builder(spec.model, spec.base_dir)
+
+    def objective(config: dict, seed: int, should_prune: Any, listeners: Any, suggest: Any) -> TrialOutcome:
+        make(config["model"], None, suggest)  # build(hp) raises before it needs the data
+        raise AssertionError("build(hp) should have raised")
+
+    study = new_study(spec, tmp_path)
+    optimize(spec, study, objective, [], lambda trial, outcome: None)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 3
+    assert {t.user_attrs["fail_reason"] for t in study.trials} == {
+        f"TrialFailed: build(hp) raised ZeroDivisionError: division by zero "
+        f"(at {tmp_path / 'raising_in_search.py'}, line 3)"
+    }
+    assert all("model.units" in t.params for t in study.trials)
+
+
+def _broken_project(folder: Path) -> Path:
+    write_module(folder, "broken_at_import", """
+        import keras
+
+        UNITS = 64 / 0
+    """)
+    spec = folder / "spec.yaml"
+    spec.write_text(
+        "name: broken-custom\ndata: {source: digits}\n"
+        "model: {family: custom, build: 'broken_at_import:build'}\n"
+        "training: {epochs: 1}\nsearch: {trials: 1}\ntracking: {enabled: false}\n"
+    )
+    return spec
+
+
+def test_validate_does_not_import_the_module(project: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["validate", str(_broken_project(project))])
+    assert result.exit_code == 0, result.output
+    assert "is valid: custom on digits" in result.output
+
+
+@pytest.mark.slow
+def test_search_stops_with_one_line_for_a_module_that_fails_to_import(project: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["search", str(_broken_project(project)), "--quiet"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: model.build: importing broken_at_import raised ZeroDivisionError: division by zero "
+        f"(at {project / 'broken_at_import.py'}, line 4). Fix the module, then run the search "
+        "again. Received: model.build='broken_at_import:build'\n"
+    )
+    assert not (project / "best_model").exists()

@@ -124,8 +124,8 @@ def test_report_errors_name_the_study_the_storage_and_the_fix(
     missing = runner.invoke(app, ["report", "--study", "nope"])
     assert missing.exit_code == 2
     assert missing.output.replace("\n", "") == (
-        "Error: No study 'nope' in sqlite:///mlruns/optuna.db: the database mlruns/optuna.db does "
-        "not exist; run `autodl search SPEC` first, or pass --study NAME and --storage URL of the "
+        "Error: No study 'nope' in sqlite:///mlruns/optuna.db (the database mlruns/optuna.db does "
+        "not exist); run `autodl search SPEC` first, or pass --study NAME and --storage URL of the "
         "searched study."
     )
     assert not (project / "mlruns").exists()

@@ -47,3 +47,14 @@ def test_workers_that_end_their_share_are_replaced_until_the_budget_is_spent(
     pool = Workers(1, [sys.executable, "-c", one_trial])
     result = run_workers(spec, new_study(spec, tmp_path), pool, live=False)
     assert result.stop_reason == "reached 3 trials" and result.ran == 3
+
+
+def test_workers_that_give_up_end_the_search_as_given_up(write_spec, tmp_path: Path) -> None:
+    """Exit code 1 (no result, or ``search.max_failed_trials`` failures in a row) is no error; with
+    budget left it means the workers gave up."""
+    spec = make_spec(write_spec, trials=3)
+    gave_up = Workers(2, [sys.executable, "-c", "import sys; sys.exit(1)"])
+    result = run_workers(spec, new_study(spec, tmp_path), gave_up, live=False)
+    assert result.stop_reason == ("worker 1, worker 2 stopped after search.max_failed_trials failed "
+                                  "trials in a row")
+    assert result.gave_up and result.fell_short and result.ran == 0

@@ -239,6 +239,61 @@ def test_missing_spec_file(tmp_path: Path) -> None:
         load_spec(tmp_path / "nope.yaml")
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "{path} is empty: a spec needs at least name, data and model."),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+         "{path} is not a text file (a NUL byte at offset 8): a spec is YAML text. Pass the spec file, "
+         "saved as UTF-8 text."),
+        (b"name: x\x00\n", "{path} is not a text file (a NUL byte at offset 7): a spec is YAML text. "
+         "Pass the spec file, saved as UTF-8 text."),
+        (b"name: caf\xe9\n", "{path} is not UTF-8 text (byte 0xe9 at offset 9): save the spec as UTF-8 text."),
+        ("name: x\n".encode("utf-16"), "{path} is UTF-16 text: save the spec as UTF-8 text."),
+        (b"name: a\x07b\n", "{path}: the character U+0007 at line 1, column 8 is not allowed in YAML "
+         "(control characters other than tab and newline); remove it."),
+        (b"[" * 5000 + b"]" * 5000, "{path}: the YAML is nested too deeply to read."),
+        (b"\xef\xbb\xbfname: bom\ndata: {source: digits}\nmodel: {family: cnn}\n", None),
+    ],
+    ids=["empty", "binary", "nul", "latin-1", "utf-16", "control", "deep", "utf-8-bom"],
+)
+def test_spec_files_that_are_not_yaml_text(content: bytes, expected: str | None, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content)
+    if expected is None:
+        assert load_spec(path).name == "bom"
+        return
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert str(info.value) == expected.format(path=path)
+
+
+def test_a_folder_is_not_a_spec_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path)
+    assert str(info.value) == f"{tmp_path} is a folder, not a spec file. Pass the path of a YAML spec file."
+
+
+def test_an_unreadable_spec_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: x\n")
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert str(info.value) == (
+        f"Cannot read the spec file {path}: Permission denied. Pass the path of a YAML spec file you may read."
+    )
+
+
+def test_a_path_too_long_to_open(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"^Cannot read the spec file .*: File name too long\."):
+        load_spec(tmp_path / ("x" * 300 + ".yaml"))
+
+
 def test_yaml_tags_never_run_code(write_spec: Callable[..., Path], tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = write_spec(f"name: !!python/object/apply:os.system ['touch {marker}']\n")

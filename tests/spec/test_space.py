@@ -69,6 +69,17 @@ def _samples(dist: space.Distribution, n: int, seed: int = 0) -> np.ndarray:
     return np.array(values, dtype=object if isinstance(dist, Choice) else float)
 
 
+@pytest.mark.parametrize("raw", [
+    math.nan, math.inf, -math.inf, {"float": [math.nan, 1.0]}, {"float": [0.0, math.inf]},
+    {"float": [0.1, 0.2], "step": math.nan}, {"float": [0.1, 0.2], "step": math.inf},
+    {"choice": [0.1, math.nan]},
+])
+def test_numbers_that_are_not_finite_are_refused(raw: object) -> None:
+    """NaN passes every ``<`` check, so it is refused on its own (it would train with NaN)."""
+    with pytest.raises(ValueError, match=r"^(expected a number or a distribution|step must be a positive number)"):
+        space.parse(raw, FLOAT)
+
+
 def test_log_scale_gives_each_decade_an_equal_share() -> None:
     values = _samples(FloatRange(1e-4, 1e-1, "log"), 3000)
     decades = np.floor(np.log10(values)).astype(int)
