@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from autodl.results.record import folder_lock, read_record, recover_folder, updating, write_json
-
-
-def dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
+from tests.helpers import dead_pid
 
 
 def make_folder(folder: Path, trial: int) -> None:

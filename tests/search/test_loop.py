@@ -21,6 +21,7 @@ from tests.helpers import (
     Recorder,
     by_filters,
     curve_objective,
+    dead_pid,
     make_spec,
     minimal_spec,
     new_study,
@@ -63,17 +64,14 @@ def test_resume_counts_the_trials_already_finished(write_spec, tmp_path) -> None
 
 def test_a_trial_lost_with_its_process_does_not_count_against_the_budget(write_spec, tmp_path) -> None:
     import socket
-    import subprocess
-    import sys
 
     spec = make_spec(write_spec, pruner={"name": "none"})
     study = new_study(spec, tmp_path)
     optimize(spec.with_overrides(**{"search.trials": 2}), study, curve_objective(by_filters), [],
              lambda t, o: None)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead = dead_pid()
     lost = study.ask()
-    lost.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    lost.set_user_attr("worker", f"{socket.gethostname()}:{dead}")
     result = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None)
     states = [t.state for t in result.study.trials]
     assert result.stop_reason == "reached 6 trials"

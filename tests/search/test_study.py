@@ -17,7 +17,7 @@ from autodl.errors import StorageError
 from autodl.search.loop import optimize
 from autodl.search.sampling import sample_config
 from autodl.search.study import open_study, recover_orphans, worker_id
-from tests.helpers import by_filters, curve_objective, make_spec, new_study
+from tests.helpers import by_filters, curve_objective, dead_pid, make_spec, new_study
 
 
 def test_study_with_another_direction_is_refused(write_spec, tmp_path) -> None:
@@ -49,18 +49,15 @@ def test_missing_database_driver_says_what_to_install(write_spec) -> None:
 
 
 def test_trials_left_running_by_a_dead_process_are_failed_and_queued_again(write_spec, tmp_path) -> None:
-    import subprocess
-    import sys
 
     spec = make_spec(write_spec, pruner={"name": "none"})
     study = new_study(spec, tmp_path)
     optimize(spec.with_overrides(**{"search.trials": 2}), study, curve_objective(by_filters), [],
                     lambda t, o: None)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    dead = dead_pid()
     orphan = study.ask()
     params = sample_config(spec, orphan).params
-    orphan.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    orphan.set_user_attr("worker", f"{socket.gethostname()}:{dead}")
     alive = study.ask()
     alive.set_user_attr("worker", worker_id())
     elsewhere = study.ask()
