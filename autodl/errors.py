@@ -27,6 +27,10 @@ class StorageError(AutodlError):
     """The Optuna study storage cannot be reached or opened."""
 
 
+class OutputError(AutodlError):
+    """A folder autodl writes its results to is read-only, not a folder, or on a full disk."""
+
+
 class TrialFailed(AutodlError):
     """One trial could not finish (NaN loss, impossible shape); the search goes on."""
 

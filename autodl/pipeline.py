@@ -34,6 +34,7 @@ from autodl.results.record import (
     MODEL_FILE,
     BestRecord,
     candidate_dir,
+    check_writable,
     folder_lock,
     read_record,
     saved_model,
@@ -41,7 +42,7 @@ from autodl.results.record import (
 )
 from autodl.runtime import devices
 from autodl.runtime.log import interactive, logger
-from autodl.runtime.stores import mask_url, study_lock, study_storage
+from autodl.runtime.stores import mask_url, storage_failures, study_lock, study_storage
 from autodl.search import (
     Objective,
     SearchEnd,
@@ -154,6 +155,7 @@ def prepare(spec: Spec) -> Prepared:
     data = representative(loaded, space.candidates(spec.data.window))
     models.check_fits(spec.model, data)
     check_objective(spec, data)
+    check_writable(best_dir(spec))
     logger.info(data.describe())
     return Prepared(spec, storage, study, data, data_for, tracker, trial_objective(spec, data_for),
                     best_dir(spec))
@@ -172,11 +174,12 @@ def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) 
                     mask_url(run.storage), done)
     progress = SearchProgress(spec.search.objective.metric, interactive(quiet) and workers is None)
     observers: list[SearchObserver] = [run.tracker, progress]
-    run.start(observers)
     try:
-        result = _trials(run, observers, workers, quiet)
-        status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
-        best, diagnosis = _conclude(run, status == "FINISHED")
+        with storage_failures(run.storage):
+            run.start(observers)
+            result = _trials(run, observers, workers, quiet)
+            status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
+            best, diagnosis = _conclude(run, status == "FINISHED")
     except BaseException:
         for observer in observers:
             observer.search_ended(SearchEnd("FAILED"))
@@ -257,6 +260,7 @@ def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:
     run = prepare(spec)
     progress = SearchProgress(spec.search.objective.metric, False)
     observers: list[SearchObserver] = [run.tracker, progress]
-    run.start(observers)
-    return optimize(spec, run.study, run.objective, observers, run.save_best(), run.lock,
-                    spec.runtime.trials_per_process)
+    with storage_failures(run.storage):
+        run.start(observers)
+        return optimize(spec, run.study, run.objective, observers, run.save_best(), run.lock,
+                        spec.runtime.trials_per_process)

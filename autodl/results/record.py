@@ -14,6 +14,7 @@ previous complete folder.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from typing import Any, TypedDict
 from optuna.trial import FrozenTrial
 
 from autodl.data import DataFor, Dataset
-from autodl.errors import AutodlError
+from autodl.errors import AutodlError, OutputError, first_line
 from autodl.outcome import Config, TrialOutcome
 from autodl.runtime.log import logger
 from autodl.runtime.processes import alive
@@ -103,10 +104,49 @@ def write_json(path: Path, document: Any) -> None:
 
 @contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
-    """The lock every process holds while it reads the best-model folder to replace it."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(folder.parent / f".{folder.name}.lock"):
+    """The lock every process holds while it reads the best-model folder to replace it; a write
+    that fails meanwhile is an ``OutputError`` (see ``writing``)."""
+    with writing(folder):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(folder.parent / f".{folder.name}.lock"):
+            yield
+
+
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def writing(folder: Path) -> Iterator[None]:
+    """Turn a failed write under the best-model folder (a full disk, a read-only or unwritable
+    folder, a file where a folder should be) into one ``OutputError`` that names the folder and
+    says what to fix. The study is untouched by such a failure, so the same command resumes.
+    An error naming a file elsewhere (a data file) passes as it is."""
+    try:
         yield
+    except OSError as exc:
+        if exc.filename is not None and not _inside(Path(os.fsdecode(exc.filename)), folder.parent):
+            raise
+        fix = "Free some disk space there" if exc.errno in FULL_DISK else "Make it writable"
+        raise OutputError(
+            f"Cannot write the best-model folder {folder}: {exc.strerror or first_line(exc)}"
+            f"{f' ({exc.filename})' if exc.filename else ''}. {fix}, or set export.dir to a folder "
+            "that is; the study keeps every finished trial, so the same command resumes the search."
+        ) from None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.absolute().is_relative_to(folder.absolute())
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before any training when the best-model folder cannot be written: create its parent
+    and its lock file, and write and remove a small probe file there."""
+    with writing(folder):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        (folder.parent / f".{folder.name}.lock").touch()
+        probe = folder.parent / f".{folder.name}.probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"autodl")
+        probe.unlink()
 
 
 def _owned(name: str, folder: Path, kind: str) -> int | None:

@@ -150,8 +150,49 @@ def storage_errors(url: str) -> Iterator[None]:
     except StorageError:
         raise
     except Exception as exc:  # SQLAlchemy raises many driver-specific types
+        reason = mask_url(first_line(exc))
         raise StorageError(
-            f"Cannot open the study storage {mask_url(url)}: "
-            f"{mask_url(first_line(exc))}. Check the URL and that the database server is running."
+            f"Cannot open the study storage {mask_url(url)}: {reason}. {storage_fix(url, reason)}"
         ) from None
 
+
+def storage_fix(url: str, reason: str) -> str:
+    """What to do about a storage error: for a SQLite file, its disk or its permissions; for a
+    server, the URL and the server."""
+    if sqlite_file(url) is None:
+        return "Check the URL and that the database server is running."
+    lowered = reason.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return "The disk holding the database file is full: free some space there."
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        return ("Make the database file and its folder writable, or pass --storage with a SQLite "
+                "file in a writable folder.")
+    return "Check the URL and that the file is a SQLite database."
+
+
+
+def _is_storage_failure(exc: BaseException) -> bool:
+    """Whether an exception raised mid-search is the database's (Optuna's wrapper of a failed
+    commit, or any SQLAlchemy database error) rather than a bug in autodl."""
+    from optuna.exceptions import StorageInternalError
+
+    return isinstance(exc, StorageInternalError) or type(exc).__module__.startswith("sqlalchemy")
+
+
+@contextmanager
+def storage_failures(url: str) -> Iterator[None]:
+    """Turn the database failing while a search runs (a full disk, a server gone away) into one
+    ``StorageError`` that says what to fix. What the study stored before stays, so the same
+    command resumes; other exceptions pass unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        if not _is_storage_failure(exc):
+            raise
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        reason = mask_url(first_line(cause))
+        raise StorageError(
+            f"The study storage {mask_url(url)} failed during the search: {reason}. "
+            f"{storage_fix(url, reason)} The finished trials are stored; the same command resumes "
+            "the search."
+        ) from None

@@ -3,13 +3,23 @@ process leaves beside it undone."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from autodl.results.record import folder_lock, read_record, recover_folder, updating, write_json
+from autodl.errors import OutputError
+from autodl.results.record import (
+    check_writable,
+    folder_lock,
+    read_record,
+    recover_folder,
+    updating,
+    write_json,
+    writing,
+)
 from tests.helpers import dead_pid
 
 
@@ -92,3 +102,37 @@ def test_an_update_can_take_its_kept_entries_from_the_candidate(tmp_path: Path) 
         assert read_record(folder) == {"trial": 1}, "the complete folder stands until the swap"
     assert read_record(folder) == {"trial": 2} and (folder / "model.keras").read_text() == "model 2"
     assert not (folder / "export").exists()
+
+
+def test_a_full_disk_under_the_folder_is_an_output_error_that_names_the_folder_and_the_fix(tmp_path: Path) -> None:
+    folder = tmp_path / "best_model" / "spec"
+    with pytest.raises(OutputError) as caught, writing(folder):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(caught.value) == (
+        f"Cannot write the best-model folder {folder}: No space left on device. Free some disk space "
+        "there, or set export.dir to a folder that is; the study keeps every finished trial, so the "
+        "same command resumes the search."
+    )
+
+
+def test_a_read_only_folder_names_the_file_that_could_not_be_written(tmp_path: Path) -> None:
+    folder = tmp_path / "spec"
+    lock = tmp_path / ".spec.lock"
+    with pytest.raises(OutputError, match=rf"Read-only file system \({lock}\)\. Make it writable"), writing(folder):
+        raise OSError(errno.EROFS, "Read-only file system", str(lock))
+
+
+def test_an_error_naming_a_file_elsewhere_is_not_blamed_on_the_folder(tmp_path: Path) -> None:
+    elsewhere = tmp_path.parent / "data.csv"
+    with pytest.raises(FileNotFoundError), writing(tmp_path / "out" / "spec"):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(elsewhere))
+
+
+def test_the_writable_check_leaves_only_the_lock_and_refuses_a_file_in_the_folders_place(tmp_path: Path) -> None:
+    folder = tmp_path / "best_model" / "spec"
+    check_writable(folder)
+    assert sorted(p.name for p in folder.parent.iterdir()) == [".spec.lock"]
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(OutputError, match=f"Cannot write the best-model folder {blocked / 'x' / 'spec'}: "):
+        check_writable(blocked / "x" / "spec")

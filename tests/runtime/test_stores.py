@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from autodl.runtime.stores import absolute, default_storage, mask_url, prepare_sqlite, sqlite_path
+from autodl.errors import StorageError
+from autodl.runtime.stores import (
+    absolute,
+    default_storage,
+    mask_url,
+    prepare_sqlite,
+    sqlite_path,
+    storage_failures,
+    storage_fix,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,3 +52,40 @@ def test_sqlite_urls_are_made_absolute(project: Path) -> None:
     assert absolute("sqlite:////already/abs.db") == "sqlite:////already/abs.db"
     assert absolute("postgresql://u:p@h/db") == "postgresql://u:p@h/db"
     assert absolute("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason", "fix"),
+    [
+        ("sqlite:///mlruns/optuna.db", "(sqlite3.OperationalError) database or disk is full",
+         "The disk holding the database file is full: free some space there."),
+        ("sqlite:///mlruns/optuna.db", "[Errno 30] Read-only file system: 'mlruns/optuna.db.lock'",
+         "Make the database file and its folder writable, or pass --storage with a SQLite file in a writable folder."),
+        ("sqlite:///mlruns/optuna.db", "(sqlite3.OperationalError) attempt to write a readonly database",
+         "Make the database file and its folder writable, or pass --storage with a SQLite file in a writable folder."),
+        ("sqlite:///mlruns/optuna.db", "file is not a database",
+         "Check the URL and that the file is a SQLite database."),
+        ("postgresql://u:p@h/db", "connection refused", "Check the URL and that the database server is running."),
+    ],
+)
+def test_a_storage_error_says_what_to_fix_for_its_kind_of_store(url: str, reason: str, fix: str) -> None:
+    assert storage_fix(url, reason) == fix
+
+
+def test_the_database_failing_mid_search_is_a_storage_error_and_a_bug_is_not() -> None:
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import OperationalError
+
+    url = "postgresql://autodl:s3cret@db/studies"
+    with pytest.raises(StorageError) as caught, storage_failures(url):
+        try:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+        except OperationalError as exc:
+            raise StorageInternalError("An exception is raised during the commit.") from exc
+    assert str(caught.value) == (
+        "The study storage postgresql://autodl:***@db/studies failed during the search: (builtins.Exception) "
+        "server closed the connection unexpectedly. Check the URL and that the database server is running. "
+        "The finished trials are stored; the same command resumes the search."
+    )
+    with pytest.raises(KeyError), storage_failures(url):
+        raise KeyError("a bug")
