@@ -28,3 +28,56 @@ def test_multiclass_auc_needs_every_class_present() -> None:
     y = np.array([0, 1, 1])
     p = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]])
     assert set(scores("multiclass", y, p)) == {"f1"}
+
+
+@pytest.mark.parametrize(
+    ("task", "loss", "outputs"),
+    [("binary", "binary_crossentropy", 1), ("multiclass", "sparse_categorical_crossentropy", 4),
+     ("regression", "mse", 1), ("regression", "mae", 1)],
+)
+def test_one_pass_of_predictions_gives_what_keras_evaluate_reports(
+    task: str, loss: str, outputs: int, fresh_keras: None
+) -> None:
+    """The search's per-split loss and metrics, computed from predictions, equal Keras's own
+    ``evaluate`` on the same compiled model (an L2 penalty included in the loss)."""
+    from autodl.data.dataset import Split
+    from autodl.runtime.backend import load_keras
+    from autodl.trial.compile import loss_and_metrics
+    from autodl.trial.measure import evaluate_split
+
+    keras = load_keras()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(203, 5)).astype("float32")
+    y = {"binary": rng.integers(0, 2, 203), "multiclass": rng.integers(0, 4, 203),
+         "regression": rng.normal(3.0, 2.0, 203).astype("float32")}[task]
+    head = {"binary": "sigmoid", "multiclass": "softmax", "regression": None}[task]
+    model = keras.Sequential([
+        keras.Input((5,)),
+        keras.layers.Dense(8, activation="relu", kernel_regularizer=keras.regularizers.L2(0.01)),
+        keras.layers.Dense(outputs, activation=head),
+    ])
+    compiled_loss, keras_metrics = loss_and_metrics(task, loss)
+    model.compile(optimizer="adam", loss=compiled_loss, metrics=keras_metrics)
+    split = Split(x, y)
+    expected = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
+    found = evaluate_split(model, split, task, 32)
+    assert set(expected) <= set(found)
+    for name, value in expected.items():
+        assert found[name] == pytest.approx(float(value), rel=1e-4, abs=1e-5), name
+    assert ("f1" in found) == (task != "regression")
+
+
+@pytest.mark.parametrize("kind", ["text", "table"])
+def test_the_splits_predicted_in_one_call_score_as_each_alone(kind: str, fresh_keras: None) -> None:
+    from autodl.data.dataset import Split
+    from autodl.trial.measure import SEARCH_SPLITS, evaluate_split, evaluate_splits
+    from tests.helpers import compiled, family_cfg, make_dataset
+
+    data = make_dataset(kind, "multiclass", n=30)
+    data.splits["dev"] = Split(data.train.x[3:20], data.train.y[3:20])
+    model = compiled(family_cfg("rnn" if kind == "text" else "mlp"), data)
+    together = evaluate_splits(model, data, batch_size=8)
+    alone = {f"{name}_{key}": value for name in SEARCH_SPLITS
+             for key, value in evaluate_split(model, data.splits[name], data.task, 8).items()}
+    assert together == pytest.approx(alone, rel=1e-5)
+    assert {"train_loss", "train_dev_accuracy", "dev_f1", "dev_auc"} <= set(together)
