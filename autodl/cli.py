@@ -353,29 +353,78 @@ def schema() -> None:
 
 @app.command()
 def ui(
+    spec: Annotated[
+        Optional[Path], typer.Argument(help="A spec: browse its store and print the address of its experiment.")
+    ] = None,
     tracking_uri: Annotated[
-        Optional[str], typer.Option(help="The MLflow store to browse (default: the one a spec's "
-                                    "tracking.uri defaults to, sqlite:///mlruns/mlflow.db).")
+        Optional[str], typer.Option(help="The MLflow store to browse (default: the spec's tracking.uri, "
+                                    "else sqlite:///mlruns/mlflow.db).")
     ] = None,
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it private.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the UI.")] = 5000,
 ) -> None:
-    """Start the MLflow UI on the project's store (Ctrl-C stops it)."""
-    from autodl.runtime.stores import missing_sqlite
+    """Start the MLflow UI on the project's store and print where a spec's search is (Ctrl-C stops it)."""
+    from autodl.runtime.stores import mask_url
+    from autodl.spec import load_spec
     from autodl.spec.sections import DEFAULT_TRACKING_URI
+    from autodl.tracking.ui import experiment_page, experiments_page, is_server, ui_command
 
-    tracking_uri = tracking_uri or DEFAULT_TRACKING_URI
-    db = missing_sqlite(tracking_uri)
-    if db is not None:
-        raise AutodlError(
-            f"No MLflow store at {db}: run `autodl search SPEC` first, or pass --tracking-uri."
-        )
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
-               "--host", host, "--port", str(port)]
-    stderr_console.print(f"MLflow UI on http://{host}:{port} (Ctrl-C to stop)", markup=False)
+    uri = tracking_uri or DEFAULT_TRACKING_URI
+    name = None
+    if spec is not None:
+        loaded = load_spec(spec).with_overrides(**{"tracking.uri": tracking_uri})
+        if not loaded.tracking.enabled:
+            raise AutodlError(f"{spec} sets tracking.enabled: false, so its search logged nothing to MLflow.")
+        uri, name = loaded.tracking.uri, loaded.name
+    if is_server(uri):
+        where = experiment_page(uri, name, uri.rstrip("/")) if name else experiments_page(uri.rstrip("/"))
+        stdout_console.print(f"{mask_url(uri)} is an MLflow tracking server with its own UI: {mask_url(where)}",
+                             markup=False, highlight=False, soft_wrap=True)
+        return
+    command = ui_command(uri, host, port)
+    base = f"http://{host}:{port}"
+    page = experiment_page(uri, name, base) if name else experiments_page(base)
+    stderr_console.print(f"MLflow UI on {base} (Ctrl-C to stop)", markup=False, highlight=False)
+    stdout_console.print(f"{f'Experiment {name}' if name else 'Experiments'}: {page}", markup=False,
+                         highlight=False, soft_wrap=True)
     sys.stderr.flush()
     sys.stdout.flush()
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")  # GenAI jobs: a training store has none
     os.execv(sys.executable, command)
+
+
+@app.command()
+def dashboard(
+    spec: Annotated[
+        Optional[Path], typer.Argument(help="A spec: serve its study's storage and print the address of its study.")
+    ] = None,
+    storage: Annotated[
+        Optional[str], typer.Option(envvar="AUTODL_STORAGE", help="Optuna storage URL (default: the spec's, "
+                                    "else sqlite:///mlruns/optuna.db).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it private.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8080,
+) -> None:
+    """Start optuna-dashboard on a search's study (history, importances, timeline); Ctrl-C stops it.
+    Needs the optional extra: pip install 'autodl[dashboard]'."""
+    from autodl.report.dashboard import open_storage, require_dashboard, serve, study_page
+    from autodl.runtime.stores import default_storage, mask_url, study_storage
+    from autodl.spec import load_spec
+
+    require_dashboard()
+    url = storage or default_storage(None)
+    base = f"http://{host}:{port}"
+    where = f"Studies: {base}/dashboard"
+    if spec is not None:
+        loaded = load_spec(spec)
+        url = storage or study_storage(loaded)
+        where = f"Study {loaded.name}: {study_page(url, loaded.name, base)}"
+    served = open_storage(url)
+    stderr_console.print(f"optuna-dashboard on {base} for {mask_url(url)} (Ctrl-C to stop)", markup=False,
+                         highlight=False)
+    stdout_console.print(where, markup=False, highlight=False, soft_wrap=True)
+    sys.stdout.flush()
+    serve(served, host, port)
 
 
 @app.command()

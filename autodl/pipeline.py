@@ -143,7 +143,7 @@ def trial_objective(spec: Spec, data_for: DataFor) -> Objective:
 
 def prepare(spec: Spec) -> Prepared:
     """Open the tracking store and the study, load and check the data, set up the device."""
-    tracker = open_tracker(spec.tracking.enabled, spec.tracking.uri)
+    tracker = open_tracker(spec.tracking, spec.search.objective.metric)
     storage = study_storage(spec)
     study = open_study(spec, storage)
     devices.apply(spec.runtime)
@@ -201,7 +201,8 @@ def _trials(run: Prepared, observers: list[SearchObserver], workers: Workers | N
     """Run the trials here, or in worker processes that this process follows."""
     if workers is not None:
         return run_workers(run.spec, run.study, workers, interactive(quiet))
-    return optimize(run.spec, run.study, run.objective, observers, run.save_best(), run.lock)
+    return optimize(run.spec, run.study, run.objective, observers, run.save_best(), run.lock,
+                    facts=run.data.facts())
 
 
 def _conclude(run: Prepared, export: bool) -> tuple[BestRecord | None, Diagnosis | None]:
@@ -263,4 +264,4 @@ def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:
     with storage_failures(run.storage):
         run.start(observers)
         return optimize(spec, run.study, run.objective, observers, run.save_best(), run.lock,
-                        spec.runtime.trials_per_process)
+                        spec.runtime.trials_per_process, run.data.facts())

@@ -240,7 +240,8 @@ def search_loop(spec: Spec) -> list[Record]:
 
     run = prepare(spec)
     run.start([run.tracker])
-    result = optimize(spec, run.study, run.objective, [run.tracker], run.save_best(), run.lock)
+    result = optimize(spec, run.study, run.objective, [run.tracker], run.save_best(), run.lock,
+                      facts=run.data.facts())
     run.tracker.search_ended(SearchEnd("FINISHED", result.counts, result.stages))
     return trial_records(result.study.get_trials(deepcopy=False))
 

@@ -44,6 +44,9 @@ class RssObserver:
                       tags: dict[str, str]) -> Any:
         return lambda epoch, metrics: None
 
+    def trial_attributes(self, number: int) -> dict[str, Any]:
+        return {}
+
     def trial_finished(self, number: int, outcome: Any) -> None:
         self.rss.append(rss_mb())
 
@@ -62,7 +65,7 @@ def autodl_child(trials: int) -> dict[str, Any]:
         observer = RssObserver()
         before = rss_mb()
         result = optimize(spec, run.study, run.objective, [run.tracker, observer],
-                          run.save_best(), run.lock)
+                          run.save_best(), run.lock, facts=run.data.facts())
         run.tracker.search_ended(SearchEnd("FINISHED", result.counts, result.stages))
     return {"before_mb": before, "rss_mb": observer.rss}
 

@@ -195,6 +195,9 @@ class Recorder:
         self.started.append(number)
         return lambda epoch, metrics: self.epochs.append((number, epoch))
 
+    def trial_attributes(self, number: int) -> dict[str, Any]:
+        return {"recorded_by": "Recorder"}
+
     def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
         self.finished.append((number, outcome.state))
 

@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 from autodl.cli import app
 from autodl.errors import AutodlError
 from autodl.search.workers import Workers
-from tests.helpers import REPO, make_report_spec, minimal_spec, searched, write_module
+from tests.helpers import REPO, REPORT_SPACE, make_report_spec, minimal_spec, searched, write_module
+
+REPORT_SPACE_NO_TRACKING = {**REPORT_SPACE, "tracking": {"enabled": False}}
 
 
 def test_help_lists_the_commands(runner: CliRunner) -> None:
@@ -119,6 +121,94 @@ def test_ui_without_a_store_says_what_to_do(runner: CliRunner, project: Path) ->
         "Error: No MLflow store at mlruns/mlflow.db: run `autodl search SPEC` first, or pass "
         "--tracking-uri."
     )
+
+
+@pytest.fixture
+def executed(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The commands ``autodl ui`` would replace itself with (recorded, not run)."""
+    commands: list[list[str]] = []
+    monkeypatch.setattr("autodl.cli.os.execv", lambda path, argv: commands.append(list(argv)))
+    monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", raising=False)
+    return commands
+
+
+def test_ui_with_a_spec_prints_the_address_of_its_training_runs(
+    runner: CliRunner, project: Path, write_spec: Callable[..., Path], executed: list[list[str]]
+) -> None:
+    import os
+
+    from autodl.search.loop import SearchStart
+    from autodl.tracking.runs import MlflowTracker
+
+    MlflowTracker("sqlite:///mlruns/mlflow.db", "dev_accuracy").search_started(
+        SearchStart("tiny", "", {}, total=1, done=0))
+    result = runner.invoke(app, ["ui", str(write_spec(minimal_spec())), "--port", "5099"])
+    assert result.exit_code == 0, result.output
+    assert "MLflow UI on http://127.0.0.1:5099 (Ctrl-C to stop)" in result.output
+    assert ("Experiment tiny: http://127.0.0.1:5099/#/experiments/1/runs?workflowType=machine_learning"
+            in result.output.splitlines())
+    assert executed == [[sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", "sqlite:///mlruns/mlflow.db",
+                         "--host", "127.0.0.1", "--port", "5099"]]
+    assert os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    bare = runner.invoke(app, ["ui"])
+    assert "Experiments: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning" in bare.output
+
+
+def test_ui_with_a_spec_that_logged_nothing_says_why(
+    runner: CliRunner, project: Path, write_spec: Callable[..., Path], executed: list[list[str]]
+) -> None:
+    from autodl.tracking.runs import MlflowTracker
+
+    MlflowTracker("sqlite:///mlruns/mlflow.db", "dev_accuracy")
+    missing = runner.invoke(app, ["ui", str(write_spec(minimal_spec(name="never")))])
+    assert missing.exit_code == 2
+    assert missing.output.replace("\n", "") == (
+        "Error: No MLflow experiment 'never' in sqlite:///mlruns/mlflow.db (it holds 'Default'): run "
+        "`autodl search SPEC` first, or pass --tracking-uri of the store it logged to.")
+    off = write_spec(minimal_spec(tracking={"enabled": False}), name="off.yaml")
+    disabled = runner.invoke(app, ["ui", str(off)])
+    assert disabled.exit_code == 2
+    assert "sets tracking.enabled: false, so its search logged nothing to MLflow." in disabled.output
+    assert executed == []
+
+
+def test_dashboard_serves_the_specs_study_and_prints_its_page(
+    runner: CliRunner, project: Path, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("optuna_dashboard")
+    served: list[tuple[Any, str, int]] = []
+    monkeypatch.setattr("autodl.report.dashboard.serve",
+                        lambda storage, host, port: served.append((storage, host, port)))
+    path = write_spec(minimal_spec(name="fake", **REPORT_SPACE_NO_TRACKING))
+    missing = runner.invoke(app, ["dashboard", str(path)])
+    assert missing.exit_code == 2
+    assert missing.output.replace("\n", "").startswith("Error: No study 'fake' in sqlite:///mlruns/optuna.db (the "
+                                                       "database mlruns/optuna.db does not exist)")
+    searched(make_report_spec(write_spec), project / "mlruns")
+    result = runner.invoke(app, ["dashboard", str(path), "--port", "8099"])
+    assert result.exit_code == 0, result.output
+    assert "optuna-dashboard on http://127.0.0.1:8099 for sqlite:///mlruns/optuna.db (Ctrl-C to stop)" in result.output
+    assert "Study fake: http://127.0.0.1:8099/dashboard/studies/1" in result.output.splitlines()
+    assert len(served) == 1 and served[0][1:] == ("127.0.0.1", 8099)
+    assert served[0][0].get_all_studies()[0].study_name == "fake"
+
+
+def test_dashboard_without_its_package_or_storage_says_what_to_do(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    nothing = runner.invoke(app, ["dashboard"])
+    if real("optuna_dashboard") is not None:
+        assert nothing.exit_code == 2
+        assert nothing.output.replace("\n", "") == (
+            "Error: No Optuna storage at mlruns/optuna.db: run `autodl search SPEC` first, or pass --storage.")
+    monkeypatch.setattr("autodl.report.dashboard.importlib.util.find_spec",
+                        lambda name: None if name == "optuna_dashboard" else real(name))
+    absent = runner.invoke(app, ["dashboard"])
+    assert absent.exit_code == 2
+    assert absent.output.strip() == "Error: optuna-dashboard is not installed: pip install 'autodl[dashboard]'"
 
 
 def test_sample_shows_what_the_search_will_try_first(runner: CliRunner, tmp_path: Path) -> None:

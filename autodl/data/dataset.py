@@ -11,6 +11,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from autodl.spec import params
+
 Kind = Literal["image", "text", "tabular", "sequence"]
 Origin = Literal["random", "by_file", "by_time"]
 Task = Literal["binary", "multiclass", "regression"]
@@ -98,6 +100,11 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def facts(self) -> dict[str, str]:
+        """What the data tells the built-in conditions of the hyperparameters: its kind and task
+        (a text setting is in effect only on text, the regression loss only for regression)."""
+        return params.facts(kind=self.kind, task=self.task)
 
     def sizes(self) -> dict[str, int]:
         """Number of examples per split."""

@@ -143,10 +143,11 @@ def render(manifest: dict[str, Any], how_to_load: dict[str, str]) -> str:
              f"A {manifest['family']} model for {manifest['task']} on {manifest['input']['kind']} data, found "
              f"by autodl {manifest['autodl_version']} and exported on {manifest['created']}."]
     if mlflow:
-        registered = (f"; registered as `{mlflow['registered_name']}`"
+        registered = (f"; registered as `models:/{mlflow['registered_name']}/{mlflow['registered_version']}`"
                       if mlflow.get("registered_name") else "")
-        lines += ["", f"MLflow: model of run `{mlflow['run_id']}` in `{mlflow['tracking_uri']}`"
-                  f"{registered}."]
+        lines += ["", f"MLflow: model `{mlflow['model_uri']}` of run `{mlflow['run_id']}` in "
+                  f"`{mlflow['tracking_uri']}`{registered}. `mlflow.pyfunc.load_model(\"{mlflow['model_uri']}\")"
+                  ".predict(x)` runs it on raw input, as `model.keras` does."]
     for section in (_data, _training, _metrics, _diagnosis, _performance):
         lines += ["", *section(manifest)]
     lines += ["", *_loading(manifest, how_to_load)]

@@ -21,10 +21,10 @@ from autodl.report.plots import (
     write_plots,
 )
 from autodl.report.study import StudyReport
-from autodl.report.terminal import counts_text
 from autodl.results.diagnosis import LABELS, SPLIT_LABELS
 from autodl.results.learning_curve import CURVE_FILE
 from autodl.results.uncertainty import SplitError, Z
+from autodl.search.study import counts_text
 from autodl.spec.space import describe
 
 REPORTS_DIR = Path("reports")

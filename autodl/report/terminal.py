@@ -13,6 +13,7 @@ from rich.table import Table
 
 from autodl.report.plots import PLOTS_DIR
 from autodl.runtime.stores import mask_url
+from autodl.search.study import counts_text
 from autodl.spec.space import describe
 
 if TYPE_CHECKING:
@@ -24,13 +25,6 @@ if TYPE_CHECKING:
 
 def _fmt(value: object) -> str:
     return escape(f"{value:.4g}" if isinstance(value, float) else describe(value))
-
-
-def counts_text(counts: dict[str, int]) -> str:
-    """``10 complete (1 infeasible), 15 pruned, 0 failed``."""
-    infeasible = f" ({counts['infeasible']} infeasible)" if counts.get("infeasible") else ""
-    return (f"{counts['complete']} complete{infeasible}, {counts['pruned']} pruned, "
-            f"{counts['failed']} failed")
 
 
 def _reasons(pairs: list[tuple[str, int]]) -> str:
@@ -112,11 +106,12 @@ def print_summary(summary: SearchSummary, console: Console) -> None:
     if plots.is_dir():
         console.print(f"Plots: {plots}/ (`autodl report SPEC` writes them into an HTML report)",
                       markup=False)
-    console.print(f"Study: {summary.spec.name} in {mask_url(summary.storage)}", markup=False)
+    console.print(f"Study: {summary.spec.name} in {mask_url(summary.storage)}; browse with `autodl dashboard SPEC`",
+                  markup=False)
     if summary.tracking_uri:
         console.print(
             f"MLflow: run {summary.parent_run_id} in {mask_url(summary.tracking_uri)}; "
-            "browse with `autodl ui` or `mlflow ui --backend-store-uri "
+            "browse with `autodl ui SPEC` or `mlflow ui --backend-store-uri "
             f"{mask_url(summary.tracking_uri)}`",
             markup=False,
         )

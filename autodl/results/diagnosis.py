@@ -229,7 +229,7 @@ class Diagnosis:
             "baselines": [_reference_record(b) for b in self.baselines],
             "beats_reference": self.beats_reference,
             "curve_trend": self.curve_trend, "curve_reading": self.curve_reading,
-            "verdict": self.verdict, "recommendations": self.recommendations(),
+            "verdict": self.verdict, "recommendations": self.recommendations(), "z": Z,
         }
 
     @classmethod

@@ -21,11 +21,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autodl.outcome import Config, EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.runtime.log import logger
+from autodl.search.pruners import why_pruned
 from autodl.search.samplers import ALLOWED_ATTR, grid_size
 from autodl.search.sampling import sample_config, trial_seed
 from autodl.search.stages import stage_spaces, stage_spec
 from autodl.search.study import (
     FINISHED,
+    REASON_ATTRS,
     WORKER_ATTR,
     Failures,
     best_trial,
@@ -35,7 +37,7 @@ from autodl.search.study import (
     recover,
     worker_id,
 )
-from autodl.spec import Spec, space
+from autodl.spec import Spec, params, space
 
 
 class Objective(Protocol):
@@ -90,6 +92,11 @@ class SearchObserver(Protocol):
     def trial_started(
         self, number: int, params: dict[str, Any], seed: int, tags: dict[str, str]
     ) -> EpochListener: ...
+
+    def trial_attributes(self, number: int) -> dict[str, Any]:
+        """What this observer adds to the Optuna trial's user attributes once the trial started
+        (the tracker: its MLflow run id, so the study leads to the run)."""
+        ...
 
     def trial_finished(self, number: int, outcome: TrialOutcome) -> None: ...
 
@@ -185,6 +192,7 @@ class _Loop:
     on_new_best: NewBest
     lock: Lock
     max_trials: int | None
+    facts: params.Facts
     started: float = field(init=False)
     ran: int = 0
     failures_in_row: int = 0
@@ -211,20 +219,34 @@ class _Loop:
         return trial, None
 
     def run_one(self, trial: optuna.Trial) -> TrialOutcome:
-        """Sample the trial, tell the observers, train it; raises ``Interrupted`` on Ctrl-C."""
-        config, params, seed, tags = self._sample(trial)
-        listeners = [o.trial_started(trial.number, params, seed, tags) for o in self.observers]
+        """Sample the trial, tell the observers, train it; raises ``Interrupted`` on Ctrl-C.
+
+        A pruned trial's reason says what the pruner saw: its value against the threshold.
+        """
+        config, values, seed, tags = self._sample(trial)
+        listeners = [o.trial_started(trial.number, values, seed, tags) for o in self.observers]
+        for observer in self.observers:
+            for key, value in observer.trial_attributes(trial.number).items():
+                trial.set_user_attr(key, value)
+        pruned: list[str] = []
 
         def should_prune(epoch: int, value: float) -> bool:
             trial.report(value, epoch)
-            return trial.should_prune()
+            if not trial.should_prune():
+                return False
+            frozen = next(t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number)
+            pruned.append(why_pruned(self.spec, self.study, frozen, epoch))
+            return True
 
         def suggest(name: str, dist: space.Distribution) -> Any:
             return space.suggest(trial, name, dist)
 
         try:
             with heartbeat(self.study, trial):
-                return self.objective(config, seed, should_prune, listeners, suggest)
+                outcome = self.objective(config, seed, should_prune, listeners, suggest)
+            if outcome.state == "pruned" and outcome.reason is None and pruned:
+                outcome.reason = pruned[-1]
+            return outcome
         except KeyboardInterrupt:
             self.ran += 1
             _finish(self.study, trial, TrialOutcome("failed", reason="interrupted by the user"),
@@ -240,7 +262,7 @@ class _Loop:
         if stage is not None:
             trial.set_user_attr("stage", stage)
             trial.set_user_attr(ALLOWED_ATTR, allowed)
-        sample = sample_config(sampling, trial)
+        sample = sample_config(sampling, trial, self.facts)
         seed = trial_seed(self.spec.seed, trial.number)
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("config", sample.config)
@@ -271,9 +293,13 @@ def optimize(
     on_new_best: NewBest,
     lock: Lock = nullcontext,
     max_trials: int | None = None,
+    facts: params.Facts | None = None,
 ) -> SearchResult:
     """Run trials until a budget is spent: ``search.trials`` trials in the study, the timeout,
     ``search.max_epochs`` epochs, or the whole grid.
+
+    ``facts`` are what the data tells the hyperparameters' conditions (``Dataset.facts``: its kind
+    and task), so each trial samples and records only the hyperparameters in effect.
 
     ``lock`` guards checking the budgets and claiming the next trial, which makes workers that
     share the study run exactly ``search.trials`` trials together; ``max_trials`` ends this
@@ -284,7 +310,7 @@ def optimize(
     ``stop_reason == "interrupted"``.
     """
     recover(study)
-    loop = _Loop(spec, study, objective, observers, on_new_best, lock, max_trials)
+    loop = _Loop(spec, study, objective, observers, on_new_best, lock, max_trials, facts or {})
     while True:
         trial, reason = loop.claim()
         if trial is None:
@@ -325,7 +351,7 @@ def _attributes(trial: optuna.Trial, outcome: TrialOutcome) -> dict[str, Any]:
     if outcome.params:
         attrs["params"] = {**trial.user_attrs.get("params", {}), **outcome.params}
     if outcome.reason:
-        attrs["fail_reason" if outcome.state == "failed" else "infeasible_reason"] = outcome.reason
+        attrs[REASON_ATTRS[outcome.state]] = outcome.reason
     return attrs
 
 

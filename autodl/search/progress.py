@@ -66,6 +66,10 @@ class SearchProgress:
 
         return on_epoch
 
+    def trial_attributes(self, number: int) -> dict[str, Any]:
+        """Progress adds nothing to the trial."""
+        return {}
+
     def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
         """Advance the bar and log one line for the trial."""
         if self._progress is not None:

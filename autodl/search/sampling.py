@@ -1,5 +1,8 @@
 """Sampling one configuration from a trial: the active searched parameters (conditions decide
-which), fixed ones as given, inactive ones at their default; and each trial's training seed."""
+which), fixed ones as given, inactive ones at their default; and each trial's training seed.
+
+What is active depends on the data too (its kind and task): the search passes the facts it
+knows, and a condition on a fact not known (``autodl sample`` reads no data) holds."""
 
 from __future__ import annotations
 
@@ -25,14 +28,18 @@ class Sample:
     params: dict[str, Any]
 
 
-def sample_config(spec: Spec, trial: optuna.trial.BaseTrial) -> Sample:
-    """Sample the active searched parameters; fixed ones as given, inactive ones at their default."""
+def sample_config(spec: Spec, trial: optuna.trial.BaseTrial, facts: params.Facts | None = None) -> Sample:
+    """Sample the active searched parameters; fixed ones as given, inactive ones at their default.
+
+    ``facts`` are what the data tells (``data.kind``, ``data.task``); the spec's own are added.
+    """
     config: Config = {name: {} for name in spec.sections()}
     config["model"]["family"] = spec.model.family
+    known = {**spec.facts(), **(facts or {})}
     values: dict[str, Any] = {}
     active: set[str] = set()
     for param in spec.parameters():
-        if params.applies(param, values, active):
+        if params.applies(param, values, active, known):
             active.add(param.name)
             value = space.suggest(trial, param.name, param.value) if param.searched else param.value
         else:

@@ -37,6 +37,8 @@ WORKER_ATTR = "worker"
 """Trial attribute: the ``host:pid`` of the process running it."""
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 STATE_NAMES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+REASON_ATTRS = {"failed": "fail_reason", "pruned": "prune_reason", "infeasible": "infeasible_reason"}
+"""The trial attribute (and MLflow tag) that says why a trial ended in each state but complete."""
 REASON_CHARS = 120
 """A failure reason longer than this is cut (Keras errors can run to pages)."""
 
@@ -102,6 +104,10 @@ def open_study(spec: Spec, storage_url: str) -> optuna.Study:
             f"was created to {stored} and the spec asks to {direction}. Rename the spec (name:) "
             "or use another --storage."
         )
+    metric = spec.search.objective.metric
+    if study.metric_names != [metric]:  # optuna-dashboard and Optuna's plots then name the objective
+        with storage_errors(storage_url), sqlite_lock(storage_url):
+            study.set_metric_names([metric])
     return study
 
 
@@ -238,6 +244,13 @@ def count_states(study: optuna.Study) -> dict[str, int]:
         counts[STATE_NAMES[trial.state]] += 1
         counts["infeasible"] += trial.user_attrs.get("state") == "infeasible"
     return counts
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """``10 complete (1 infeasible), 15 pruned, 0 failed``: what ``count_states`` counted."""
+    infeasible = f" ({counts['infeasible']} infeasible)" if counts.get("infeasible") else ""
+    return (f"{counts.get('complete', 0)} complete{infeasible}, {counts.get('pruned', 0)} pruned, "
+            f"{counts.get('failed', 0)} failed")
 
 
 @dataclass(frozen=True)

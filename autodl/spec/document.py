@@ -90,6 +90,13 @@ class Spec(Section):
         copy_._base_dir, copy_._text, copy_._document = self._base_dir, self._text, self._document
         return copy_
 
+    def facts(self) -> dict[str, str]:
+        """The facts of this search the spec alone tells: the model family, a task it fixes, and
+        the kind of a time series; the data tells the rest (``params.facts``)."""
+        series = self.data.series is not None  # windows of a series, forecast: always regression
+        task = "regression" if series else None if self.data.task == "auto" else self.data.task
+        return params.facts(self.model.family, "sequence" if series else None, task)
+
     def parameters(self) -> list[params.Param]:
         """Every hyperparameter, each after the ones its conditions refer to."""
         return params.ordered(params.collect(self.sections()))

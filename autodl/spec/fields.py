@@ -14,12 +14,21 @@ from autodl.spec import space
 
 HYPERPARAMETER = object()
 """Marks a field declared with ``hyper()``: a hyperparameter, fixed or searched."""
+FACTS = ("data.kind", "data.task", "model.family")
+"""What a built-in condition may name besides parameters: the data's kind and task (known once
+the data is read) and the model family."""
 
 
 class Section(BaseModel):
     """A spec section: unknown keys are errors, so typos never pass silently."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    @classmethod
+    def applies_when(cls) -> dict[str, space.Conditions]:
+        """Built-in conditions of this section's hyperparameters, by field name: when each one is
+        in effect (a section without any has none)."""
+        return {}
 
     @classmethod
     def hyperparameters(cls) -> list[str]:

@@ -73,11 +73,10 @@ EXPORT_FORMATS: Registry[Entry] = Registry("export format", "export.formats", [
 
 def settings_used(registry: Registry[Optimizer] | Registry[Schedule], section: str,
                   selector: str) -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
-    """Built-in conditions: each setting applies only when ``section.selector`` names an entry
-    that reads it (``optimizer.momentum`` only for sgd and rmsprop)."""
+    """Built-in conditions, by setting: each applies only when ``section.selector`` names an
+    entry that reads it (``momentum`` only while ``optimizer.name`` is sgd or rmsprop)."""
     readers: dict[str, list[str]] = {}
     for entry in registry:
         for setting in entry.settings:
             readers.setdefault(setting, []).append(entry.name)
-    return {f"{section}.{setting}": ((f"{section}.{selector}", tuple(names)),)
-            for setting, names in readers.items()}
+    return {setting: ((f"{section}.{selector}", tuple(names)),) for setting, names in readers.items()}

@@ -1,25 +1,28 @@
 """The hyperparameters of a spec: their names, when each applies, and the order to sample them.
 
-A parameter applies only when its conditions hold: the ones built in (``optimizer.momentum`` only
-for SGD and RMSprop, Adam's betas only for Adam and AdamW) and the ones a user writes with
-``when:``. An inactive parameter is neither sampled nor logged; the model is built with its
-default. This module imports neither TensorFlow nor Optuna.
+A parameter applies only when its conditions hold: the ones built in and the ones a user writes
+with ``when:``. Built-in conditions name other parameters (``optimizer.momentum`` only for SGD and
+RMSprop, Adam's betas only for Adam and AdamW, ``model.padding`` only without residual blocks) or
+facts of the search (``training.loss`` only for regression, text settings only for text, image
+augmentation only for images). An inactive parameter, fixed or searched, is neither sampled nor
+logged; the model is built with its default. ``applies`` is the one place that decides.
+This module imports neither TensorFlow nor Optuna.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from autodl.spec import space
-from autodl.spec.names import OPTIMIZERS, SCHEDULES, settings_used
+from autodl.spec.fields import FACTS
 from autodl.spec.space import Conditions
 
-BUILTIN_CONDITIONS: dict[str, Conditions] = {
-    **settings_used(OPTIMIZERS, "optimizer", "name"),
-    **settings_used(SCHEDULES, "optimizer", "schedule"),
-}
+Facts = Mapping[str, str]
+"""Known facts of a search by name (``data.kind``, ``data.task``, ``model.family``); a fact left
+out is not known yet (the data unread), and a condition on it holds."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ def collect(sections: dict[str, Any]) -> dict[str, Param]:
             name = f"{section_name}.{field_name}"
             explicit = value.when if isinstance(value, space.DISTRIBUTION_TYPES) else ()
             default = type(section).model_fields[field_name].default
-            found[name] = Param(name, value, BUILTIN_CONDITIONS.get(name, ()) + explicit, default)
+            builtin = type(section).applies_when().get(field_name, ())
+            found[name] = Param(name, value, builtin + explicit, default)
     return found
 
 
@@ -137,7 +141,8 @@ def ordered(params: dict[str, Param]) -> list[Param]:
         if name in done:
             return
         for ref, _ in params[name].when:
-            place(ref)
+            if ref in params:
+                place(ref)
         done[name] = params[name]
 
     for name in params:
@@ -145,6 +150,20 @@ def ordered(params: dict[str, Param]) -> list[Param]:
     return list(done.values())
 
 
-def applies(param: Param, values: dict[str, Any], active: set[str]) -> bool:
-    """Whether ``param`` applies, given the values (and activity) of the ones placed before it."""
-    return all(ref in active and values[ref] in allowed for ref, allowed in param.when)
+def facts(family: str | None = None, kind: str | None = None, task: str | None = None) -> dict[str, str]:
+    """The facts conditions may name: the model family, and once the data is read its kind
+    (image, text, tabular, sequence) and task; one not given is left out."""
+    known = {"model.family": family, "data.kind": kind, "data.task": task}
+    return {name: value for name, value in known.items() if value is not None}
+
+
+def applies(param: Param, values: dict[str, Any], active: set[str], known: Facts) -> bool:
+    """Whether ``param`` applies, given the values (and activity) of the ones placed before it
+    and the facts known; a condition on a fact not known yet holds."""
+    for ref, allowed in param.when:
+        if ref in FACTS:
+            if ref in known and known[ref] not in allowed:
+                return False
+        elif not (ref in active and values[ref] in allowed):
+            return False
+    return True

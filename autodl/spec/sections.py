@@ -25,6 +25,7 @@ from autodl.spec.names import (
     SCHEDULES,
     STRATEGIES,
     WRAPPING_PRUNERS,
+    settings_used,
 )
 from autodl.spec.registry import Registry
 
@@ -130,6 +131,12 @@ class DataSpec(Section):
 
 INITIALIZERS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal")
 PENALTY = hyper(space.ValueKind(float, minimum=0.0, maximum=1.0))
+ON_TEXT: space.Conditions = (("data.kind", ("text",)),)
+ON_IMAGES: space.Conditions = (("data.kind", ("image",)),)
+TEXT_SETTINGS = ("vocab_size", "sequence_length", "embedding_dim")
+"""Read by TextVectorization and the Embedding, so only on text."""
+AUGMENTATION = ("flip", "rotation", "zoom", "translation")
+"""Image augmentation layers, so only on images."""
 
 
 class CnnSpec(Section):
@@ -161,6 +168,13 @@ class CnnSpec(Section):
     sequence_length: positive_int() = 64
     embedding_dim: positive_int() = 64
 
+    @classmethod
+    def applies_when(cls) -> dict[str, space.Conditions]:
+        """Text settings on text only, augmentation on images only, and ``padding`` only without
+        residual blocks (those always pad to keep the size)."""
+        return {**dict.fromkeys(TEXT_SETTINGS, ON_TEXT), **dict.fromkeys(AUGMENTATION, ON_IMAGES),
+                "padding": (("model.residual", (False,)),)}
+
 
 class RnnSpec(Section):
     """Recurrent network for text (vectorize, embed) or numeric sequences, then a dense head."""
@@ -180,6 +194,11 @@ class RnnSpec(Section):
     initializer: one_of(*INITIALIZERS) = "auto"
     dense_units: positive_int(0) = 0
     head_dropout: fraction(0.95) = 0.0
+
+    @classmethod
+    def applies_when(cls) -> dict[str, space.Conditions]:
+        """Text settings on text only (numeric sequences go in directly)."""
+        return dict.fromkeys(TEXT_SETTINGS, ON_TEXT)
 
 
 class MlpSpec(Section):
@@ -222,6 +241,8 @@ FAMILIES: Registry[Family] = Registry("model family", "model.family", [
     Family(CnnSpec), Family(RnnSpec), Family(MlpSpec), Family(CustomSpec),
 ])
 MODEL_SPECS: dict[str, type[Section]] = {family.name: family.section for family in FAMILIES}
+COMPILED_HERE = tuple(family.name for family in FAMILIES if family.section is not CustomSpec)
+"""The families whose models autodl compiles (a custom ``build(hp)`` compiles its own)."""
 if TYPE_CHECKING:
     # mypy cannot read a Union built from the registry: it sees the same sections, written out
     ModelSpec: TypeAlias = Union[CnnSpec, RnnSpec, MlpSpec, CustomSpec]
@@ -250,6 +271,12 @@ class OptimizerSpec(Section):
     decay_rate: hyper(space.ValueKind(float, minimum=1e-9)) = 0.9
     decay_epochs: positive_int() = 5
 
+    @classmethod
+    def applies_when(cls) -> dict[str, space.Conditions]:
+        """Each setting only for the optimizers and schedules that read it (from their registries)."""
+        return {**settings_used(OPTIMIZERS, "optimizer", "name"),
+                **settings_used(SCHEDULES, "optimizer", "schedule")}
+
 
 class TrainingSpec(Section):
     """How long and in what batches each trial trains."""
@@ -258,6 +285,11 @@ class TrainingSpec(Section):
     batch_size: positive_int() = 32
     early_stopping: hyper(space.ValueKind(int, minimum=1, nullable=True)) = None
     loss: one_of("mse", "mae") = "mse"
+
+    @classmethod
+    def applies_when(cls) -> dict[str, space.Conditions]:
+        """The regression loss only for regression, and only for models autodl compiles."""
+        return {"loss": (("data.task", ("regression",)), ("model.family", COMPILED_HERE))}
 
 
 class PrunerSpec(Section):
@@ -342,6 +374,11 @@ class TrackingSpec(Section):
 
     uri: str = DEFAULT_TRACKING_URI
     enabled: bool = True
+    system_metrics: bool = Field(
+        default=False, description="Log each trial run's CPU and memory use (and GPU utilization and "
+        "memory on a GPU) through MLflow's system metrics; needs psutil (and nvidia-ml-py for GPUs): "
+        "pip install 'autodl[system-metrics]'."
+    )
 
 
 class DiagnosticsSpec(Section):

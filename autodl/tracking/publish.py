@@ -1,6 +1,10 @@
 """Publishing an export to MLflow: a Keras model of the search's parent run, with an input
 signature, and a version in the model registry when asked.
 
+``mlflow.pyfunc.load_model`` serves it on the raw input the Keras file takes: pixels, windows and
+table rows as float32 arrays (table rows in the order of ``export.json``'s ``features``; a
+DataFrame of those float32 columns works too), sentences as an array of strings.
+
 MLflow 3 attaches a logged model to the active run, so the parent run is resumed for the call
 and then closed again with the status it had.
 """

@@ -3,6 +3,10 @@
 Uses ``MlflowClient`` only (no fluent global state). Both trackers implement the search's
 observer protocol (search start, trial start and end, search end); ``NullTracker`` stands in when
 tracking is off. The store is checked before any training so an unreachable server fails fast.
+
+The experiment is tagged as a model-training one, so MLflow's UI shows its training runs; every
+run carries a description; each trial run and its Optuna trial name each other (the ``trial`` tag,
+the trial's ``mlflow_run_id`` attribute).
 """
 
 from __future__ import annotations
@@ -16,9 +20,27 @@ from autodl.errors import TrackingError
 from autodl.outcome import EpochListener, TrialOutcome
 from autodl.runtime.stores import mask_url, sqlite_path
 from autodl.search.loop import SearchEnd, SearchObserver, SearchStart
-from autodl.tracking.client import connected_client
+from autodl.search.study import REASON_ATTRS
+from autodl.spec.sections import TrackingSpec
+from autodl.tracking.client import connected_client, prepare_mlflow
+from autodl.tracking.descriptions import (
+    NOTE_TAG,
+    running_search,
+    running_trial,
+    search_description,
+    trial_description,
+    trial_run_name,
+)
+from autodl.tracking.system import SystemMetrics
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
+RUN_ATTR = "mlflow_run_id"
+"""Optuna trial attribute: the id of the trial's MLflow run."""
+TRIAL_TAG = "trial"
+"""MLflow trial-run tag: the Optuna trial number."""
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+"""The experiment tag with which MLflow's UI treats an experiment as model training (its own
+bundle's value), not as a GenAI app."""
 RUN_STATUS = {"complete": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "infeasible": "FINISHED"}
 
 
@@ -50,6 +72,9 @@ class NullTracker:
     ) -> EpochListener:
         return lambda epoch, metrics: None
 
+    def trial_attributes(self, number: int) -> dict[str, Any]:
+        return {}
+
     def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
         return None
 
@@ -58,14 +83,20 @@ class NullTracker:
 
 
 class MlflowTracker:
-    """Logs a search to the MLflow store at ``uri``."""
+    """Logs a search of the objective ``metric`` to the MLflow store at ``uri``; with
+    ``system_metrics``, each trial run gets the machine's CPU, memory (and GPU) use while it
+    trains."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, metric: str, system_metrics: bool = False) -> None:
         self.uri = uri
+        self.metric = metric
         self.client = connected_client(uri)
         self.experiment_id: str | None = None
         self.parent_run_id: str | None = None
         self._trial_runs: dict[int, str] = {}
+        self._study = ""
+        self._total = 0
+        self._system = SystemMetrics(prepare_mlflow(uri)) if system_metrics else None
 
     def _parent(self) -> tuple[str, str]:
         """The experiment and the parent run; trial and end calls need ``search_started`` first."""
@@ -74,12 +105,16 @@ class MlflowTracker:
         return self.experiment_id, self.parent_run_id
 
     def _experiment(self, name: str) -> str:
+        """The experiment named ``name``, created or reused, tagged as a model-training one."""
+        key, kind = EXPERIMENT_KIND
         found = self.client.get_experiment_by_name(name)
         if found is not None:
+            if found.tags.get(key) != kind:
+                self.client.set_experiment_tag(found.experiment_id, key, kind)
             return str(found.experiment_id)
         db = sqlite_path(self.uri)
         location = (db.parent.resolve() / "artifacts").as_uri() if db is not None else None
-        return str(self.client.create_experiment(name, artifact_location=location))
+        return str(self.client.create_experiment(name, artifact_location=location, tags={key: kind}))
 
     def search_started(self, start: SearchStart) -> None:
         """Open the parent run (reopening ``start.resume_run_id`` when it still exists), or join
@@ -88,6 +123,7 @@ class MlflowTracker:
         Trial runs left running are closed as failed, except those of ``start.live`` trials,
         which other workers are still running.
         """
+        self._study, self._total = start.name, start.total
         self.experiment_id = self._experiment(start.name)
         run_id = None
         if start.resume_run_id:
@@ -101,6 +137,7 @@ class MlflowTracker:
             run_id = self.client.create_run(self.experiment_id, run_name=f"{start.name}-search").info.run_id
         for key, value in start.tags.items():
             self.client.set_tag(run_id, key, mask_url(value))
+        self.client.set_tag(run_id, NOTE_TAG, running_search(start.name, start.done, start.total))
         self.parent_run_id = run_id
         self._close_orphans(start.live)
         self.client.log_text(run_id, start.spec_text, "spec.yaml")
@@ -113,10 +150,15 @@ class MlflowTracker:
             filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.state = 'running'",
         )
         for run in orphans:
-            if run.data.tags.get("trial", "").isdigit() and int(run.data.tags["trial"]) in live:
+            number = run.data.tags.get(TRIAL_TAG, "")
+            if number.isdigit() and int(number) in live:
                 continue
+            lost = TrialOutcome("failed", reason="the search was killed during this trial")
             self.client.set_tag(run.info.run_id, "state", "failed")
-            self.client.set_tag(run.info.run_id, "fail_reason", "the search was killed during this trial")
+            self.client.set_tag(run.info.run_id, REASON_ATTRS["failed"], lost.reason)
+            if number.isdigit():
+                self.client.set_tag(run.info.run_id, NOTE_TAG,
+                                    trial_description(int(number), lost, self.metric, self._study))
             self.client.set_terminated(run.info.run_id, status="FAILED")
 
     def trial_started(
@@ -128,16 +170,18 @@ class MlflowTracker:
         experiment, parent = self._parent()
         run = self.client.create_run(
             experiment,
-            run_name=f"trial-{number}",
-            tags={"mlflow.parentRunId": parent, "trial": str(number), "seed": str(seed), **tags},
+            run_name=trial_run_name(number, self._total),
+            tags={"mlflow.parentRunId": parent, TRIAL_TAG: str(number), "seed": str(seed), **tags},
         )
         run_id = run.info.run_id
         self._trial_runs[number] = run_id
         self.client.log_batch(
             run_id,
             params=[Param(k, _param_value(v)) for k, v in params.items()],
-            tags=[RunTag("state", "running")],
+            tags=[RunTag("state", "running"), RunTag(NOTE_TAG, running_trial(number, self._study))],
         )
+        if self._system is not None:
+            self._system.start(run_id)
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             now = int(time.time() * 1000)
@@ -147,20 +191,28 @@ class MlflowTracker:
 
         return on_epoch
 
+    def trial_attributes(self, number: int) -> dict[str, Any]:
+        """The trial's MLflow run id, recorded on its Optuna trial."""
+        run_id = self._trial_runs.get(number)
+        return {RUN_ATTR: run_id} if run_id else {}
+
     def trial_finished(self, number: int, outcome: TrialOutcome) -> None:
-        """Final measurements, hyperparameters sampled while building, state, end status."""
+        """Final measurements, hyperparameters sampled while building, state and why, the
+        description, end status."""
         from mlflow.entities import Metric, Param, RunTag
 
         run_id = self._trial_runs.pop(number)
+        if self._system is not None:
+            self._system.stop(run_id)
         now = int(time.time() * 1000)
         final = dict(outcome.metrics)
         final.update(duration_s=outcome.duration_s, epochs=outcome.epochs, params_count=outcome.params_count)
         if outcome.pruned_epoch is not None:
             final["pruned_epoch"] = outcome.pruned_epoch
-        tags = [RunTag("state", outcome.state)]
+        tags = [RunTag("state", outcome.state),
+                RunTag(NOTE_TAG, trial_description(number, outcome, self.metric, self._study))]
         if outcome.reason:
-            key = "fail_reason" if outcome.state == "failed" else "infeasible_reason"
-            tags.append(RunTag(key, outcome.reason[:5000]))
+            tags.append(RunTag(REASON_ATTRS[outcome.state], outcome.reason[:5000]))
         step = outcome.epochs
         self.client.log_batch(
             run_id,
@@ -202,7 +254,19 @@ class MlflowTracker:
             self.client.log_text(run_id, end.diagnosis_report, "diagnosis.md")
         self.client.log_batch(run_id, metrics=metrics, tags=tags)
         self._log_folder(run_id, end)
+        best_run = trial_run_name(best["trial"], self._total) if best is not None else None
+        note = search_description(self._study, end, best_run, self._latest_model(run_id))
+        self.client.set_tag(run_id, NOTE_TAG, note)
         self.client.set_terminated(run_id, status=end.status)
+
+    def _latest_model(self, run_id: str) -> list[str]:
+        """The URI of the newest model logged from the parent run (the export), if there is one."""
+        experiment, _ = self._parent()
+        found = self.client.search_logged_models(
+            [experiment], filter_string=f"source_run_id = '{run_id}'",
+            order_by=[{"field_name": "creation_timestamp", "ascending": False}], max_results=1,
+        )
+        return [model.model_uri for model in found]
 
     def _log_folder(self, run_id: str, end: SearchEnd) -> None:
         """The best-model folder under ``best_model/`` and the plots under ``plots/``."""
@@ -237,6 +301,8 @@ def log_diagnosis(uri: str, run_id: str, metrics: dict[str, float], verdict: str
             client.log_artifact(run_id, str(path), "best_model")
 
 
-def open_tracker(enabled: bool, uri: str) -> Tracker:
-    """The tracker for a spec's ``tracking`` section."""
-    return MlflowTracker(uri) if enabled else NullTracker()
+def open_tracker(tracking: TrackingSpec, metric: str) -> Tracker:
+    """The tracker for a spec's ``tracking`` section and objective ``metric``."""
+    if not tracking.enabled:
+        return NullTracker()
+    return MlflowTracker(tracking.uri, metric, tracking.system_metrics)

@@ -148,6 +148,9 @@ def test_resumed_image_search_exports_every_format_in_a_new_process_and_predicts
     assert str(version.version) == "1" and version.run_id == parent
     info = mlflow.models.get_model_info(found["mlflow"]["model_uri"])
     assert info.signature.inputs.to_dict()[0]["tensor-spec"] == {"dtype": "float32", "shape": (-1, 8, 8, 1)}
+    for uri in (found["mlflow"]["model_uri"], "models:/digit-pngs/1"):
+        predicted = mlflow.pyfunc.load_model(uri).predict(images)
+        np.testing.assert_allclose(np.asarray(predicted), reference, atol=1e-5, err_msg=uri)
     assert {a.path for a in client.list_artifacts(parent, "export")} == {
         "export/MODEL_CARD.md", "export/export.json", "export/labels.json"
     }
@@ -165,7 +168,7 @@ def test_text_search_exports_token_id_formats_with_a_standalone_preprocessor(
         "optimizer": {"name": "adam", "learning_rate": 0.005},
         "training": {"epochs": 3, "batch_size": 64},
         "search": {"trials": 1, "pruner": {"name": "none"}},
-        "tracking": {"enabled": False},
+        "tracking": {"uri": mlflow_store()},
         "export": {"formats": ["keras", "tflite", "onnx"]},
     })
     runner = CliRunner()
@@ -173,7 +176,7 @@ def test_text_search_exports_token_id_formats_with_a_standalone_preprocessor(
     assert searched.exit_code == 0, searched.output
     folder = project / "best_model" / "reviews" / "export"
     found = json.loads((folder / "export.json").read_text())
-    assert found["input"]["dtype"] == "string" and "mlflow" not in found
+    assert found["input"]["dtype"] == "string"
     assert found["text"] == {"vectorizer": "text_vectorization.json",
                              "preprocess": "preprocess_text.py", "sequence_length": 32}
     texts, _ = load_sentences()
@@ -191,6 +194,11 @@ def test_text_search_exports_token_id_formats_with_a_standalone_preprocessor(
     np.testing.assert_allclose(session.run(None, {"inputs": ids})[0], reference, atol=1e-4)
     lite = formats.loader("tflite", folder, None)(ids)
     np.testing.assert_allclose(lite, reference, atol=1e-4)
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_store())
+    by_run = mlflow.pyfunc.load_model(f"runs:/{found['mlflow']['run_id']}/model")
+    np.testing.assert_allclose(np.asarray(by_run.predict(sample)), reference, atol=1e-5)
 
     lines = ["I loved this phone, it works great and the battery lasts", "",
              "Terrible. It broke after a day, a complete waste of money.",

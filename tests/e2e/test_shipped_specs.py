@@ -63,7 +63,7 @@ def test_digits_search_tracks_every_trial_saves_the_best_and_resumes(project: Pa
     import mlflow
 
     client = mlflow.tracking.MlflowClient(mlflow_store())
-    first = children[children["tags.mlflow.runName"] == "trial-0"].iloc[0]
+    first = children[children["tags.mlflow.runName"] == "trial-000"].iloc[0]
     history = client.get_metric_history(first["run_id"], "dev_accuracy")
     assert [m.step for m in history][:4] == [1, 2, 3, 4]
     assert {"loss", "accuracy", "dev_loss", "dev_accuracy"} <= {

@@ -103,6 +103,11 @@ def test_search_on_a_tracking_server_reads_back_over_rest(
         assert f"in {url}; browse with" in result.output.replace("\n", "")
 
         experiment = rest(url, "experiments/get-by-name", experiment_name="served")["experiment"]
+        assert {t["key"]: t["value"] for t in experiment["tags"]}["mlflow.experimentKind"] == "custom_model_development"
+        ui = runner.invoke(app, ["ui", str(spec), "--tracking-uri", url])
+        assert ui.exit_code == 0, ui.output
+        assert ui.output.strip() == (f"{url} is an MLflow tracking server with its own UI: {url}/#/experiments/"
+                                     f"{experiment['experiment_id']}/runs?workflowType=machine_learning")
         runs = rest(url, "runs/search", {"experiment_ids": [experiment["experiment_id"]],
                                          "max_results": 100})["runs"]
         parents = [r for r in runs if "mlflow.parentRunId" not in tags(r)]
@@ -114,7 +119,7 @@ def test_search_on_a_tracking_server_reads_back_over_rest(
         assert [tags(r)["mlflow.parentRunId"] for r in children] == [parent] * TRIALS
         assert [tags(r)["state"] for r in children] == ["complete"] * TRIALS
         assert [r["info"]["status"] for r in children] == ["FINISHED"] * TRIALS
-        assert [r["info"]["run_name"] for r in children] == [f"trial-{i}" for i in range(TRIALS)]
+        assert [r["info"]["run_name"] for r in children] == [f"trial-{i:03d}" for i in range(TRIALS)]
         assert tags(parents[0])["best_trial"] in {str(i) for i in range(TRIALS)}
         for child in children:
             run_id = child["info"]["run_id"]

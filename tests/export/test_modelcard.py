@@ -66,7 +66,9 @@ def test_model_card_covers_data_splits_hyperparameters_metrics_diagnosis_and_loa
     assert "- **tflite** (`model.tflite`, takes token ids (see below))" in card
     assert "- **keras** (`model.keras`, takes raw input)" in card
     assert "one probability per example, of class 'positive'" in card
-    assert "registered as `reviews`" in card and "run `abc123`" in card
+    assert ("MLflow: model `models:/m-1` of run `abc123` in `sqlite:///mlruns/mlflow.db`; registered as "
+            "`models:/reviews/1`. `mlflow.pyfunc.load_model(\"models:/m-1\").predict(x)` runs it on raw input, "
+            "as `model.keras` does.") in card
     assert 'TextEncoder.from_file("text_vectorization.json").encode' in card
 
 

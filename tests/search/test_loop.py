@@ -47,6 +47,7 @@ def test_runs_the_requested_trials_and_saves_each_new_best(write_spec, tmp_path)
     assert best is not None and best.value == max(values)
     assert best.user_attrs["config"]["model"]["filters"] == best.params["model.filters"]
     assert best.user_attrs["seed"] == trial_seed(spec.seed, best.number)
+    assert {t.user_attrs["recorded_by"] for t in study.trials} == {"Recorder"}, "observers' attributes are kept"
 
 
 def test_resume_counts_the_trials_already_finished(write_spec, tmp_path) -> None:
@@ -281,3 +282,22 @@ def test_three_worker_processes_run_exactly_the_requested_trials_on_postgres(
         assert len({t.user_attrs["worker"] for t in study.trials}) >= 2
     finally:
         optuna.delete_study(study_name=name, storage=postgres)
+
+
+def test_the_data_facts_decide_what_each_trial_records(write_spec, tmp_path) -> None:
+    spec = load_spec(write_spec(minimal_spec(
+        model={"family": "cnn", "filters": {"choice": [16, 64]}, "rotation": 0.1, "vocab_size": 500},
+        training={"epochs": 2}, search={"trials": 2, "pruner": {"name": "none"}}, tracking={"enabled": False},
+    )))
+    images = optimize(spec, new_study(spec, tmp_path), curve_objective(by_filters), [], lambda t, o: None,
+                      facts={"data.kind": "image", "data.task": "multiclass"})
+    for trial in images.study.trials:
+        assert trial.user_attrs["params"]["model.rotation"] == 0.1
+        assert not {"model.vocab_size", "training.loss"} & set(trial.user_attrs["params"])
+    other = spec.with_overrides(name="texts")
+    texts = optimize(other, open_study(other, f"sqlite:///{tmp_path / 'texts.db'}"), curve_objective(by_filters),
+                     [], lambda t, o: None, facts={"data.kind": "text", "data.task": "regression"})
+    for trial in texts.study.trials:
+        assert trial.user_attrs["params"]["model.vocab_size"] == 500
+        assert trial.user_attrs["params"]["training.loss"] == "mse"
+        assert "model.rotation" not in trial.user_attrs["params"]

@@ -107,3 +107,10 @@ def test_two_searches_share_one_study_on_postgres(postgres: str, write_spec: Cal
     assert [t.number for t in study.trials] == list(range(5))
     assert all(t.user_attrs["config"]["model"]["family"] == "cnn" for t in study.trials)
     optuna.delete_study(study_name=spec.name, storage=postgres)
+
+
+def test_the_study_names_its_objective_for_optuna_dashboard(write_spec, tmp_path) -> None:
+    spec = make_spec(write_spec, objective={"metric": "dev_f1"})
+    url = f"sqlite:///{tmp_path / 'named.db'}"
+    assert open_study(spec, url).metric_names == ["dev_f1"]
+    assert optuna.load_study(study_name=spec.name, storage=url).metric_names == ["dev_f1"]

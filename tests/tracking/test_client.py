@@ -14,7 +14,7 @@ from autodl.tracking.runs import MlflowTracker
 def test_unreachable_server_fails_fast_with_a_clear_message() -> None:
     started = time.monotonic()
     with pytest.raises(TrackingError) as info:
-        MlflowTracker("http://admin:hunter2@127.0.0.1:9")
+        MlflowTracker("http://admin:hunter2@127.0.0.1:9", "dev_accuracy")
     message = str(info.value)
     assert message.startswith("Cannot reach the MLflow tracking store http://admin:***@127.0.0.1:9: ")
     assert message.endswith("Start the server, fix tracking.uri / --tracking-uri, or set tracking.enabled: false.")
@@ -28,7 +28,7 @@ def test_two_folders_get_two_mlflow_stores(tmp_path: Path, monkeypatch) -> None:
     for name in ("one", "two"):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
-        tracker = MlflowTracker("sqlite:///mlruns/mlflow.db")
+        tracker = MlflowTracker("sqlite:///mlruns/mlflow.db", "dev_accuracy")
         tracker.search_started(SearchStart(f"exp-{name}", "", {}, total=1, done=0))
         assert (tmp_path / name / "mlruns" / "mlflow.db").is_file()
         assert sorted(e.name for e in tracker.client.search_experiments()) == ["Default", f"exp-{name}"]
