@@ -59,6 +59,7 @@ from autodl.search.study import find_study, finished_count
 from autodl.search.workers import Workers, run_workers
 from autodl.spec import Spec, objective_problem, space
 from autodl.tracking import PARENT_RUN_ATTR, Tracker, open_tracker
+from autodl.tracking.client import tracking_failures
 from autodl.tracking.runs import log_diagnosis
 from autodl.trial import run_trial
 
@@ -175,7 +176,7 @@ def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) 
     progress = SearchProgress(spec.search.objective.metric, interactive(quiet) and workers is None)
     observers: list[SearchObserver] = [run.tracker, progress]
     try:
-        with storage_failures(run.storage):
+        with storage_failures(run.storage), tracking_failures(run.tracker.uri or ""):
             run.start(observers)
             result = _trials(run, observers, workers, quiet)
             status = "KILLED" if result.stop_reason == "interrupted" else "FINISHED"
@@ -261,7 +262,7 @@ def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:
     run = prepare(spec)
     progress = SearchProgress(spec.search.objective.metric, False)
     observers: list[SearchObserver] = [run.tracker, progress]
-    with storage_failures(run.storage):
+    with storage_failures(run.storage), tracking_failures(run.tracker.uri or ""):
         run.start(observers)
         return optimize(spec, run.study, run.objective, observers, run.save_best(), run.lock,
                         spec.runtime.trials_per_process, run.data.facts())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from autodl.errors import TrackingError, first_line
@@ -18,6 +20,8 @@ def prepare_mlflow(uri: str) -> str:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow logs a database error's traceback before raising it; autodl reports the error itself.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     prepare_sqlite(uri)
     return absolute(uri)
 
@@ -35,16 +39,59 @@ def unreachable(uri: str, exc: BaseException, doing: str, fix: str) -> TrackingE
     return TrackingError(f"Cannot {doing} {mask_url(uri)}: {mask_url(first_line(exc))}. {fix}")
 
 
+def tracking_fix(reason: str) -> str:
+    """What to do about a tracking store that failed with ``reason``."""
+    lowered = reason.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return "Free some disk space where the store lives"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "Make the store's folder writable"
+    return "Start the server, fix tracking.uri / --tracking-uri"
+
+
 def connected_client(uri: str) -> Any:
     """A client whose store answered a first query, so an unreachable server fails before any
     training."""
-    client = mlflow_client(uri)
     try:
-        with sqlite_lock(uri):  # the first query creates a new store's tables
+        with sqlite_lock(uri):  # creating the client and the first query create a new store's tables
+            client = mlflow_client(uri)
             client.search_experiments(max_results=1)
     except Exception as exc:  # connection, auth and database errors all land here
         raise unreachable(
             uri, exc, "reach the MLflow tracking store",
-            "Start the server, fix tracking.uri / --tracking-uri, or set tracking.enabled: false.",
+            f"{tracking_fix(first_line(exc))}, or set tracking.enabled: false.",
         ) from None
     return client
+
+
+def _environment_cause(exc: BaseException) -> BaseException | None:
+    """The failure of the environment behind an MLflow error, if that is what it is: a file
+    system error (a full disk, a read-only folder), a database that refused a write, or a server
+    that could not be reached. ``None`` for anything else (a bug stays a bug)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        kind = type(seen)
+        if isinstance(seen, OSError) or kind.__name__ in ("OperationalError", "InterfaceError") or (
+            kind.__module__.startswith(("requests", "urllib3")) and "Connection" in kind.__name__
+        ):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+@contextmanager
+def tracking_failures(uri: str) -> Iterator[None]:
+    """Turn MLflow failing while a search runs (its store's disk full, its server gone away) into
+    one ``TrackingError`` that says what to fix. The study keeps every finished trial, so the same
+    command resumes; other exceptions pass unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        cause = _environment_cause(exc) if type(exc).__module__.startswith(("mlflow", "sqlalchemy")) else None
+        if cause is None:
+            raise
+        raise unreachable(
+            uri, cause, "log the search to the MLflow tracking store",
+            f"{tracking_fix(first_line(cause))}, or set tracking.enabled: false; the study keeps "
+            "every finished trial, so the same command resumes the search.",
+        ) from None

@@ -1,5 +1,6 @@
-"""A read-only best-model folder and full disks, for real: each folder is a small tmpfs mounted
-for the test (read-only, or a few kilobytes large), and `autodl search` runs on the digits MLP.
+"""A read-only best-model folder and full disks (best model, study, MLflow store), for real: each
+folder is a small tmpfs mounted for the test (read-only, or a few kilobytes large), and
+`autodl search` runs on the digits MLP.
 
 Each ends in one message and exit code 2, and what the study stored stays loadable. Skipped, with
 the reason printed, where this machine does not let the tests mount a file system (not root).
@@ -39,12 +40,12 @@ def mount(tmp_path: Path) -> Iterator[object]:
         subprocess.run(["umount", str(folder)], check=False)
 
 
-def spec_in(folder: Path, trials: int) -> Path:
+def spec_in(folder: Path, trials: int, tracking: bool = False) -> Path:
     spec = yaml.safe_load((REPO / "search_spaces" / "digits_mlp.yaml").read_text())
     spec["model"].update(layers=1, units={"int": [16, 32]})
     spec["training"]["epochs"] = 1
     spec["search"].update(trials=trials, pruner={"name": "none"})
-    spec["tracking"] = {"enabled": False}
+    spec["tracking"] = {"enabled": tracking}
     spec["diagnostics"] = {"baselines": False}
     spec["export"] = {"formats": ["keras"]}
     path = folder / "spec.yaml"
@@ -104,3 +105,18 @@ def test_a_full_disk_under_the_study_ends_the_search_with_its_finished_trials_st
     kept.write_bytes((store / "optuna.db").read_bytes())
     finished = states(kept)
     assert 0 < finished.count("COMPLETE") < 40 and set(finished) <= {"COMPLETE", "RUNNING"}
+
+
+def test_a_full_disk_under_the_mlflow_store_ends_the_search_with_one_message(tmp_path: Path, mount) -> None:
+    spec = spec_in(tmp_path, trials=60, tracking=True)
+    store = tmp_path / "mlruns"
+    mount(store, "size=1400k")
+    out = search(spec)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert out.stderr.strip() == (
+        "Error: Cannot log the search to the MLflow tracking store sqlite:///mlruns/mlflow.db: "
+        "(sqlite3.OperationalError) database or disk is full. Free some disk space where the store "
+        "lives, or set tracking.enabled: false; the study keeps every finished trial, so the same "
+        "command resumes the search."
+    )

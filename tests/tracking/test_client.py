@@ -32,3 +32,45 @@ def test_two_folders_get_two_mlflow_stores(tmp_path: Path, monkeypatch) -> None:
         tracker.search_started(SearchStart(f"exp-{name}", "", {}, total=1, done=0))
         assert (tmp_path / name / "mlruns" / "mlflow.db").is_file()
         assert sorted(e.name for e in tracker.client.search_experiments()) == ["Default", f"exp-{name}"]
+
+
+def test_mlflow_failing_for_its_environment_mid_search_is_a_tracking_error_that_says_what_to_fix() -> None:
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import OperationalError
+
+    from autodl.errors import TrackingError
+    from autodl.tracking.client import tracking_failures
+
+    with pytest.raises(TrackingError) as caught, tracking_failures("sqlite:///mlruns/mlflow.db"):
+        try:
+            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+        except OperationalError as exc:
+            raise MlflowException("(sqlite3.OperationalError) database or disk is full") from exc
+    assert str(caught.value) == (
+        "Cannot log the search to the MLflow tracking store sqlite:///mlruns/mlflow.db: (builtins.Exception) "
+        "database or disk is full. Free some disk space where the store lives, or set tracking.enabled: false; "
+        "the study keeps every finished trial, so the same command resumes the search."
+    )
+
+
+def test_an_mlflow_error_of_autodls_own_making_stays_a_bug() -> None:
+    from mlflow.exceptions import MlflowException
+
+    from autodl.tracking.client import tracking_failures
+
+    with pytest.raises(MlflowException, match="Invalid value"), tracking_failures("http://127.0.0.1:5000"):
+        raise MlflowException("Invalid value for parameter 'x'")
+    with pytest.raises(ValueError), tracking_failures("http://127.0.0.1:5000"):
+        raise ValueError("a bug") from OSError("not the reason")
+
+
+@pytest.mark.parametrize(
+    ("reason", "fix"),
+    [("(sqlite3.OperationalError) database or disk is full", "Free some disk space where the store lives"),
+     ("attempt to write a readonly database", "Make the store's folder writable"),
+     ("Connection refused", "Start the server, fix tracking.uri / --tracking-uri")],
+)
+def test_the_fix_for_a_failed_tracking_store_fits_its_reason(reason: str, fix: str) -> None:
+    from autodl.tracking.client import tracking_fix
+
+    assert tracking_fix(reason) == fix
