@@ -18,8 +18,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/autodl search $(SPEC)
 
+# Two test processes: most of a trial's time is single-threaded (Keras tracing), so two at once
+# use both cores of a CI machine. Tests sharing one module-level search carry an xdist_group mark.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

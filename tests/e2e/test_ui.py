@@ -31,7 +31,8 @@ from typer.testing import CliRunner
 from autodl.cli import app
 from tests.helpers import digits_csv, free_port
 
-pytestmark = pytest.mark.slow
+# One search is shared by the module's tests, so they run in one test process under `pytest -n`.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui")]
 
 NAME = "ui-table"
 TRIALS = 3
