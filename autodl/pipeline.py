@@ -156,10 +156,10 @@ def prepare(spec: Spec) -> Prepared:
     data = representative(loaded, space.candidates(spec.data.window))
     models.check_fits(spec.model, data)
     check_objective(spec, data)
+    objective = trial_objective(spec, data_for)
     check_writable(best_dir(spec))
     logger.info(data.describe())
-    return Prepared(spec, storage, study, data, data_for, tracker, trial_objective(spec, data_for),
-                    best_dir(spec))
+    return Prepared(spec, storage, study, data, data_for, tracker, objective, best_dir(spec))
 
 
 def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) -> SearchSummary:
