@@ -80,7 +80,7 @@ def test_a_kill_during_the_export_leaves_the_previous_folder_and_a_rerun_complet
     record_before = (tmp_path / "best_model" / NAME / "best.json").read_text()
 
     process = start(spec, "--trials", "4")
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
     staged = None
     while time.monotonic() < deadline and process.poll() is None:
         staged = next(tmp_path.joinpath("best_model").glob(f".{NAME}.stage-*/.export.staging/*"), None)

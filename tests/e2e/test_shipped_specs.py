@@ -287,7 +287,7 @@ def test_resume_after_kill_9_loses_and_repeats_nothing(project: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "autodl", "search", str(spec), "--quiet"],
                                cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     storage = f"sqlite:///{project / 'mlruns' / 'optuna.db'}"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
     before: dict[int, tuple[float, dict]] = {}
     while time.monotonic() < deadline:
         time.sleep(0.5)

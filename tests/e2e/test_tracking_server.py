@@ -57,7 +57,7 @@ def mlflow_server(folder: Path) -> Iterator[str]:
                               stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600  # the server starts slowly on a loaded 2-core machine
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=5) as response:

@@ -84,7 +84,7 @@ def served(command: list[str], folder: Path, answers: str) -> Iterator[str]:
         server = subprocess.Popen([sys.executable, "-m", "autodl", *command], cwd=folder, env=env, stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600  # the UI's workers start slowly on a loaded 2-core machine
         while True:
             try:
                 with urllib.request.urlopen(answers, timeout=5):
