@@ -102,13 +102,18 @@ def write_json(path: Path, document: Any) -> None:
     os.replace(partial, path)
 
 
+def lock_file(folder: Path) -> Path:
+    """The file the best-model folder's lock is taken on, beside the folder."""
+    return folder.parent / f".{folder.name}.lock"
+
+
 @contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
     """The lock every process holds while it reads the best-model folder to replace it; a write
     that fails meanwhile is an ``OutputError`` (see ``writing``)."""
     with writing(folder):
         folder.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(folder.parent / f".{folder.name}.lock"):
+        with file_lock(lock_file(folder)):
             yield
 
 
@@ -143,7 +148,7 @@ def check_writable(folder: Path) -> None:
     and its lock file, and write and remove a small probe file there."""
     with writing(folder):
         folder.parent.mkdir(parents=True, exist_ok=True)
-        (folder.parent / f".{folder.name}.lock").touch()
+        lock_file(folder).touch()
         probe = folder.parent / f".{folder.name}.probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         probe.write_bytes(b"autodl")
         probe.unlink()

@@ -156,15 +156,26 @@ def storage_errors(url: str) -> Iterator[None]:
         ) from None
 
 
+def disk_trouble(reason: str) -> str | None:
+    """``"full"`` or ``"read-only"`` when an error's message says its disk is full or its file
+    cannot be written (SQLite, MLflow and the OS word it so), else ``None``."""
+    lowered = reason.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return "full"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "read-only"
+    return None
+
+
 def storage_fix(url: str, reason: str) -> str:
     """What to do about a storage error: for a SQLite file, its disk or its permissions; for a
     server, the URL and the server."""
     if sqlite_file(url) is None:
         return "Check the URL and that the database server is running."
-    lowered = reason.lower()
-    if "disk is full" in lowered or "no space" in lowered:
+    trouble = disk_trouble(reason)
+    if trouble == "full":
         return "The disk holding the database file is full: free some space there."
-    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+    if trouble == "read-only" or "unable to open" in reason.lower():
         return ("Make the database file and its folder writable, or pass --storage with a SQLite "
                 "file in a writable folder.")
     return "Check the URL and that the file is a SQLite database."

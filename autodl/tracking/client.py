@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from autodl.errors import TrackingError, first_line
-from autodl.runtime.stores import absolute, mask_url, prepare_sqlite, sqlite_lock
+from autodl.runtime.stores import absolute, disk_trouble, mask_url, prepare_sqlite, sqlite_lock
 
 
 def prepare_mlflow(uri: str) -> str:
@@ -41,10 +41,10 @@ def unreachable(uri: str, exc: BaseException, doing: str, fix: str) -> TrackingE
 
 def tracking_fix(reason: str) -> str:
     """What to do about a tracking store that failed with ``reason``."""
-    lowered = reason.lower()
-    if "disk is full" in lowered or "no space" in lowered:
+    trouble = disk_trouble(reason)
+    if trouble == "full":
         return "Free some disk space where the store lives"
-    if "readonly" in lowered or "read-only" in lowered:
+    if trouble == "read-only":
         return "Make the store's folder writable"
     return "Start the server, fix tracking.uri / --tracking-uri"
 
