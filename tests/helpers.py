@@ -11,6 +11,7 @@ import math
 import socket
 import textwrap
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,12 @@ def free_port() -> int:
 
 
 # --- files on disk ------------------------------------------------------------------------------
+
+
+def open_local(request: str | urllib.request.Request, timeout: float) -> Any:
+    """``urlopen`` for a server on this machine, never through a proxy: CI's environment may name a
+    proxy without exempting 127.0.0.1, and the tests' own network guard points at a dead one."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=timeout)
 
 
 def write_lines(path: Path, *lines: str) -> Path:

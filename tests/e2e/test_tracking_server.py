@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autodl.cli import app
-from tests.helpers import free_port, minimal_spec
+from tests.helpers import free_port, minimal_spec, open_local
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def rest(url: str, endpoint: str, body: dict[str, Any] | None = None, **query: s
     address = f"{url}/api/2.0/mlflow/{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(address, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with open_local(request, timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -60,7 +60,7 @@ def mlflow_server(folder: Path) -> Iterator[str]:
         deadline = time.monotonic() + 600  # the server starts slowly on a loaded 2-core machine
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+                with open_local(f"{url}/health", timeout=5) as response:
                     if response.status == 200:
                         break
             except OSError:

@@ -29,7 +29,7 @@ import yaml
 from typer.testing import CliRunner
 
 from autodl.cli import app
-from tests.helpers import digits_csv, free_port
+from tests.helpers import digits_csv, free_port, open_local
 
 # One search is shared by the module's tests, so they run in one test process under `pytest -n`.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui")]
@@ -87,7 +87,7 @@ def served(command: list[str], folder: Path, answers: str) -> Iterator[str]:
         deadline = time.monotonic() + 600  # the UI's workers start slowly on a loaded 2-core machine
         while True:
             try:
-                with urllib.request.urlopen(answers, timeout=5):
+                with open_local(answers, timeout=5):
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
@@ -114,7 +114,7 @@ def printed(output: str, label: str) -> str:
 def rest(base: str, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(f"{base}/api/2.0/mlflow/{endpoint}", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with open_local(request, timeout=30) as response:
         return json.loads(response.read())
 
 
