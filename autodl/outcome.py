@@ -18,7 +18,9 @@ State = Literal["complete", "pruned", "failed", "infeasible"]
 @dataclass
 class TrialOutcome:
     """One trial's result. ``params`` are hyperparameters sampled while building the model (a
-    custom ``build(hp)``); ``model`` is kept only for complete trials."""
+    custom ``build(hp)``); ``facts`` are what building and training it measured whatever its
+    state (epochs per phase, pretrained vocabulary found); ``model`` is kept only for complete
+    trials."""
 
     state: State
     value: float | None = None
@@ -31,4 +33,5 @@ class TrialOutcome:
     reason: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    facts: dict[str, float] = field(default_factory=dict)
     model: Any = None

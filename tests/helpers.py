@@ -361,6 +361,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "cnn": {"filters": 4, "dense_units": 8},
     "rnn": {"vocab_size": 50, "sequence_length": 6, "embedding_dim": 4, "units": 4},
     "mlp": {"units": 8},
+    "transfer": {"image_size": 32, "weights": "none"},
 }
 WORDS = ["good", "bad", "movie", "film", "plot", "great", "awful", "acting", "fine", "story"]
 CLASS_NAMES = {"binary": ("0", "1"), "multiclass": ("a", "b", "c"), "regression": ()}

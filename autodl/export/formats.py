@@ -105,9 +105,24 @@ def _load_keras(path: Path) -> Predict:
     return lambda x: np.asarray(model.predict(x, batch_size=BATCH, verbose=0))
 
 
+def _serving_archive(model: Any, batch: int | None) -> Any:
+    """A Keras ExportArchive whose ``serve`` endpoint (TF Serving's ``serving_default``) runs the
+    model in inference mode, stated rather than left to the call context: a nested backbone's
+    BatchNorm and the head's dropout must not see a training call."""
+    keras = load_keras()
+    import tensorflow as tf
+
+    spec = model.inputs[0]
+    signature = [tf.TensorSpec((batch, *spec.shape[1:]), spec.dtype, name=INPUT_NAME)]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=signature)
+    return archive
+
+
 def _save_saved_model(export: ExportModel, path: Path) -> None:
     with quiet_stderr():
-        export.model.export(str(path), format="tf_saved_model", verbose=False)
+        _serving_archive(export.model, None).write_out(str(path), verbose=False)
 
 
 def _load_saved_model(path: Path) -> Predict:
@@ -121,16 +136,10 @@ def _load_saved_model(path: Path) -> Predict:
 def _tflite_bytes(model: Any, batch: int | None) -> bytes:
     """Convert through a SavedModel (how Keras itself converts) with TFLite's built-in ops only,
     so any LiteRT runtime runs it without the Flex delegate."""
-    keras = load_keras()
     import tensorflow as tf
 
-    spec = model.inputs[0]
-    signature = [tf.TensorSpec((batch, *spec.shape[1:]), spec.dtype, name=INPUT_NAME)]
     with tempfile.TemporaryDirectory() as folder:
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=signature)
-        archive.write_out(folder, verbose=False)
+        _serving_archive(model, batch).write_out(folder, verbose=False)
         return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
 
 

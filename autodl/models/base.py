@@ -10,14 +10,31 @@ from autodl.data.dataset import Dataset
 from autodl.outcome import Suggest
 
 
+@dataclass(frozen=True)
+class FineTune:
+    """Training in two phases (transfer learning): the head alone for ``head_share`` of the
+    epochs, then ``unfreeze()`` and the rest of the epochs at ``learning_rate``."""
+
+    head_share: float
+    learning_rate: float
+    unfreeze: Callable[[], None]
+
+    def head_epochs(self, epochs: int) -> int:
+        """Epochs of the first phase: at least one, at most all."""
+        return min(epochs, max(1, round(self.head_share * epochs)))
+
+
 @dataclass
 class Built:
     """A model for one trial; ``params`` holds hyperparameters sampled while building it
-    (a custom ``build(hp)``), and ``compiled`` says the builder compiled it already."""
+    (a custom ``build(hp)``), ``compiled`` says the builder compiled it already, ``fine_tune``
+    how it trains in phases, and ``facts`` what building it measured (logged with the trial)."""
 
     model: Any
     params: dict[str, Any] = field(default_factory=dict)
     compiled: bool = False
+    fine_tune: FineTune | None = None
+    facts: dict[str, float] = field(default_factory=dict)
 
 
 ModelBuilder = Callable[[dict[str, Any], Dataset, Suggest | None], Built]

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from autodl.data import feed
 from autodl.data.dataset import Dataset
+from autodl.models.embeddings import WordVectors
 from autodl.runtime.backend import load_keras
 
 GLOROT_ACTIVATIONS = ("tanh", "sigmoid")
@@ -25,10 +28,12 @@ def normalized_input(data: Dataset) -> tuple[Any, Any]:
     return inputs, norm(inputs)
 
 
-def text_input(cfg: dict[str, Any], data: Dataset, mask: bool) -> tuple[Any, Any]:
+def text_input(cfg: dict[str, Any], data: Dataset, mask: bool,
+               vectors: WordVectors | None = None) -> tuple[Any, Any]:
     """Raw strings -> TextVectorization (vocabulary adapted on the training split) -> Embedding.
 
-    ``mask`` lets recurrent layers skip the padding; convolutions take no mask.
+    ``mask`` lets recurrent layers skip the padding; convolutions take no mask. With pretrained
+    ``vectors`` the Embedding starts from them (and trains only if ``embeddings_trainable``).
     """
     keras = load_keras()
     inputs = keras.Input(shape=(), dtype="string", name="text")
@@ -37,9 +42,15 @@ def text_input(cfg: dict[str, Any], data: Dataset, mask: bool) -> tuple[Any, Any
     )
     vectorize.adapt(feed.adapt_data(data.train))
     x = vectorize(inputs)
-    x = keras.layers.Embedding(
-        input_dim=len(vectorize.get_vocabulary()), output_dim=cfg["embedding_dim"], mask_zero=mask
-    )(x)
+    vocabulary = vectorize.get_vocabulary()
+    if vectors is None:
+        embed = keras.layers.Embedding(input_dim=len(vocabulary), output_dim=cfg["embedding_dim"],
+                                       mask_zero=mask)
+        return inputs, embed(x)
+    embed = keras.layers.Embedding(input_dim=len(vocabulary), output_dim=vectors.dim, mask_zero=mask,
+                                   trainable=cfg["embeddings_trainable"], name="pretrained_embedding")
+    x = embed(x)
+    embed.set_weights([vectors.matrix(vocabulary, seed=int(np.random.randint(2**31 - 1)))])  # seeded per trial
     return inputs, x
 
 

@@ -19,6 +19,7 @@ from autodl.models.blocks import (
     penalty,
     text_input,
 )
+from autodl.models.embeddings import WordVectors
 from autodl.runtime.backend import load_keras
 from autodl.spec import space
 
@@ -108,12 +109,12 @@ def _conv_block(x: Any, filters: int, cfg: dict[str, Any], conv: Any) -> Any:
     return activation(cfg["activation"])(keras.layers.Add()([y, shortcut]))
 
 
-def build(cfg: dict[str, Any], data: Dataset) -> Any:
+def build(cfg: dict[str, Any], data: Dataset, vectors: WordVectors | None = None) -> Any:
     """Build an uncompiled CNN for ``data`` from one sampled configuration."""
     keras = load_keras()
     layers = keras.layers
     if data.kind == "text":
-        inputs, x = text_input(cfg, data, mask=False)
+        inputs, x = text_input(cfg, data, mask=False, vectors=vectors)
     else:
         inputs, x = normalized_input(data)
     two_d = data.kind == "image"

@@ -16,17 +16,18 @@ from autodl.models.blocks import (
     penalty,
     text_input,
 )
+from autodl.models.embeddings import WordVectors
 from autodl.runtime.backend import load_keras
 
 DATA_KINDS = ("text", "sequence")
 CELLS = {"lstm": "LSTM", "gru": "GRU", "simple": "SimpleRNN"}
 
 
-def build(cfg: dict[str, Any], data: Dataset) -> Any:
+def build(cfg: dict[str, Any], data: Dataset, vectors: WordVectors | None = None) -> Any:
     """Build an uncompiled RNN whose preprocessing is fitted on the training split only."""
     keras = load_keras()
     if data.kind == "text":
-        inputs, x = text_input(cfg, data, mask=True)
+        inputs, x = text_input(cfg, data, mask=True, vectors=vectors)
     else:
         inputs, x = normalized_input(data)
     cell = getattr(keras.layers, CELLS[cfg["cell"]])

@@ -95,7 +95,8 @@ class Spec(Section):
         the kind of a time series; the data tells the rest (``params.facts``)."""
         series = self.data.series is not None  # windows of a series, forecast: always regression
         task = "regression" if series else None if self.data.task == "auto" else self.data.task
-        return params.facts(self.model.family, "sequence" if series else None, task)
+        embeddings = "pretrained" if getattr(self.model, "embeddings", None) else "learned"
+        return params.facts(self.model.family, "sequence" if series else None, task, embeddings)
 
     def parameters(self) -> list[params.Param]:
         """Every hyperparameter, each after the ones its conditions refer to."""

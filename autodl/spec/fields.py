@@ -14,9 +14,9 @@ from autodl.spec import space
 
 HYPERPARAMETER = object()
 """Marks a field declared with ``hyper()``: a hyperparameter, fixed or searched."""
-FACTS = ("data.kind", "data.task", "model.family")
+FACTS = ("data.kind", "data.task", "model.family", "model.embeddings")
 """What a built-in condition may name besides parameters: the data's kind and task (known once
-the data is read) and the model family."""
+the data is read), the model family, and whether its embeddings are learned or pretrained."""
 
 
 class Section(BaseModel):

@@ -150,10 +150,12 @@ def ordered(params: dict[str, Param]) -> list[Param]:
     return list(done.values())
 
 
-def facts(family: str | None = None, kind: str | None = None, task: str | None = None) -> dict[str, str]:
-    """The facts conditions may name: the model family, and once the data is read its kind
-    (image, text, tabular, sequence) and task; one not given is left out."""
-    known = {"model.family": family, "data.kind": kind, "data.task": task}
+def facts(family: str | None = None, kind: str | None = None, task: str | None = None,
+          embeddings: str | None = None) -> dict[str, str]:
+    """The facts conditions may name: the model family and its embeddings (``learned`` or
+    ``pretrained``), and once the data is read its kind (image, text, tabular, sequence) and
+    task; one not given is left out."""
+    known = {"model.family": family, "data.kind": kind, "data.task": task, "model.embeddings": embeddings}
     return {name: value for name, value in known.items() if value is not None}
 
 

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from autodl.spec import metrics, space
+from autodl.spec.backbones import BACKBONES, WEIGHTS_CHOICES
 from autodl.spec.fields import Section, flag, fraction, hyper, one_of, positive_int
 from autodl.spec.names import (
     EXPORT_FORMATS,
@@ -135,6 +136,20 @@ ON_TEXT: space.Conditions = (("data.kind", ("text",)),)
 ON_IMAGES: space.Conditions = (("data.kind", ("image",)),)
 TEXT_SETTINGS = ("vocab_size", "sequence_length", "embedding_dim")
 """Read by TextVectorization and the Embedding, so only on text."""
+LEARNED: space.Conditions = (("model.embeddings", ("learned",)),)
+PRETRAINED: space.Conditions = (("model.embeddings", ("pretrained",)),)
+
+
+def text_conditions() -> dict[str, space.Conditions]:
+    """The text settings only on text; the embedding's width only when it is learned (pretrained
+    vectors bring their own), and whether they train only when they are pretrained."""
+    return {**dict.fromkeys(TEXT_SETTINGS, ON_TEXT), "embedding_dim": ON_TEXT + LEARNED,
+            "embeddings_trainable": ON_TEXT + PRETRAINED}
+
+
+EMBEDDINGS_HELP = ("Text: initialize the Embedding from pretrained word vectors, a GloVe or fastText "
+                   "text file (word v1 ... vd per line), relative to the spec file; embedding_dim "
+                   "then comes from the file.")
 AUGMENTATION = ("flip", "rotation", "zoom", "translation")
 """Image augmentation layers, so only on images."""
 
@@ -167,12 +182,14 @@ class CnnSpec(Section):
     vocab_size: positive_int(2) = 10000
     sequence_length: positive_int() = 64
     embedding_dim: positive_int() = 64
+    embeddings: str | None = Field(default=None, min_length=1, description=EMBEDDINGS_HELP)
+    embeddings_trainable: flag() = True
 
     @classmethod
     def applies_when(cls) -> dict[str, space.Conditions]:
         """Text settings on text only, augmentation on images only, and ``padding`` only without
         residual blocks (those always pad to keep the size)."""
-        return {**dict.fromkeys(TEXT_SETTINGS, ON_TEXT), **dict.fromkeys(AUGMENTATION, ON_IMAGES),
+        return {**text_conditions(), **dict.fromkeys(AUGMENTATION, ON_IMAGES),
                 "padding": (("model.residual", (False,)),)}
 
 
@@ -183,6 +200,8 @@ class RnnSpec(Section):
     vocab_size: positive_int(2) = 10000
     sequence_length: positive_int() = 64
     embedding_dim: positive_int() = 64
+    embeddings: str | None = Field(default=None, min_length=1, description=EMBEDDINGS_HELP)
+    embeddings_trainable: flag() = True
     cell: one_of("lstm", "gru", "simple") = "lstm"
     units: positive_int() = 64
     layers: positive_int() = 1
@@ -198,7 +217,7 @@ class RnnSpec(Section):
     @classmethod
     def applies_when(cls) -> dict[str, space.Conditions]:
         """Text settings on text only (numeric sequences go in directly)."""
-        return dict.fromkeys(TEXT_SETTINGS, ON_TEXT)
+        return text_conditions()
 
 
 class MlpSpec(Section):
@@ -213,6 +232,59 @@ class MlpSpec(Section):
     dropout: fraction(0.95) = 0.0
     l1: PENALTY = 0.0
     l2: PENALTY = 0.0
+
+
+FINE_TUNED: space.Conditions = (("model.fine_tune", ("top", "all")),)
+
+
+class TransferSpec(Section):
+    """A pretrained ``keras.applications`` backbone under a new head, for images: the head trains
+    first with the backbone frozen; ``fine_tune: top`` or ``all`` then unfreezes the backbone's
+    last ``fine_tune_layers`` layers (or all of them) for the rest of the epochs."""
+
+    family: Literal["transfer"]
+    backbone: one_of(*BACKBONES.names) = "mobilenet_v3_small"
+    weights: str = Field(
+        default="imagenet", min_length=1,
+        description="imagenet (Keras's cache, ~/.keras/models, or a download), none (random), or a "
+        "weights file (.weights.h5 / .h5) of the backbone without its top, relative to the spec file.",
+    )
+    fine_tune: one_of("frozen", "top", "all") = "frozen"
+    fine_tune_layers: positive_int() = 20
+    fine_tune_learning_rate: hyper(space.ValueKind(float, minimum=1e-12)) = 1e-4
+    head_epochs: fraction() = 0.5
+    image_size: positive_int(32) = 96
+    dropout: fraction(0.95) = 0.2
+    dense_units: positive_int(0) = 0
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        if value not in WEIGHTS_CHOICES and not value.endswith(".h5"):
+            raise ValueError(f"expected {' or '.join(WEIGHTS_CHOICES)}, or a path to a weights file "
+                             "ending in .weights.h5 or .h5")
+        return value
+
+    @model_validator(mode="after")
+    def _big_enough(self) -> TransferSpec:
+        smallest = min(space.candidates(self.image_size))
+        for name in space.candidates(self.backbone):
+            backbone = BACKBONES.get(name)
+            if smallest < backbone.min_size:
+                raise ValueError(
+                    f"image_size {smallest} is too small for backbone {name}, which needs at least "
+                    f"{backbone.min_size}x{backbone.min_size} pixels; raise image_size (the model "
+                    f"resizes its inputs) or choose another backbone. Received: "
+                    f"model.image_size={space.describe(self.image_size)}"
+                )
+        return self
+
+    @classmethod
+    def applies_when(cls) -> dict[str, space.Conditions]:
+        """The fine-tuning settings only when the backbone is fine-tuned; how many layers only
+        for ``top``."""
+        return {"fine_tune_learning_rate": FINE_TUNED, "head_epochs": FINE_TUNED,
+                "fine_tune_layers": (("model.fine_tune", ("top",)),)}
 
 
 class CustomSpec(Section):
@@ -238,14 +310,14 @@ class Family:
 
 
 FAMILIES: Registry[Family] = Registry("model family", "model.family", [
-    Family(CnnSpec), Family(RnnSpec), Family(MlpSpec), Family(CustomSpec),
+    Family(CnnSpec), Family(RnnSpec), Family(MlpSpec), Family(TransferSpec), Family(CustomSpec),
 ])
 MODEL_SPECS: dict[str, type[Section]] = {family.name: family.section for family in FAMILIES}
 COMPILED_HERE = tuple(family.name for family in FAMILIES if family.section is not CustomSpec)
 """The families whose models autodl compiles (a custom ``build(hp)`` compiles its own)."""
 if TYPE_CHECKING:
     # mypy cannot read a Union built from the registry: it sees the same sections, written out
-    ModelSpec: TypeAlias = Union[CnnSpec, RnnSpec, MlpSpec, CustomSpec]
+    ModelSpec: TypeAlias = Union[CnnSpec, RnnSpec, MlpSpec, TransferSpec, CustomSpec]
 else:
     # the union of the registered families' sections
     ModelSpec = Annotated[Union[tuple(MODEL_SPECS.values())], Field(discriminator="family")]

@@ -206,6 +206,7 @@ class MlflowTracker:
             self._system.stop(run_id)
         now = int(time.time() * 1000)
         final = dict(outcome.metrics)
+        final.update(outcome.facts)
         final.update(duration_s=outcome.duration_s, epochs=outcome.epochs, params_count=outcome.params_count)
         if outcome.pruned_epoch is not None:
             final["pruned_epoch"] = outcome.pruned_epoch

@@ -56,10 +56,32 @@ def run_trial(
     batch_size = config["training"]["batch_size"]
     extra = dev_scores(built.model, data, batch_size) if ours and _needs_dev_scores(objective, data) else None
     watch = EpochWatch(objective, should_prune, listeners, extra)
-    train_time_s = fit(built.model, data, config, seed, callbacks(watch, config, schedule=ours))
+    train_time_s = train(built, data, config, seed, watch, ours, jit_compile)
     outcome = outcome_of(built, watch, data, objective, batch_size, train_time_s, ours)
     outcome.duration_s = time.perf_counter() - started
     return outcome
+
+
+def train(built: Built, data: Dataset, config: Config, seed: int, watch: EpochWatch, ours: bool,
+          jit_compile: bool | str) -> float:
+    """Fit for ``training.epochs``; a model that fine-tunes (``built.fine_tune``) trains its head
+    first, then unfreezes and is compiled again at the fine-tuning rate for the rest of the epochs.
+    The epochs of each phase go into ``built.facts``. Returns the seconds spent fitting."""
+    epochs = config["training"]["epochs"]
+    phased = built.fine_tune
+    first = phased.head_epochs(epochs) if phased is not None else epochs
+    seconds = fit(built.model, data, config, seed, callbacks(watch, config, schedule=ours), 0, first)
+    if phased is None:
+        return seconds
+    head = watch.epochs
+    if first < epochs and watch.pruned_epoch is None and watch.stop_reason is None:
+        phased.unfreeze()
+        tuned = {**config, "optimizer": {**config["optimizer"], "learning_rate": phased.learning_rate}}
+        compile_model(built.model, data.task, tuned, jit_compile)
+        seconds += fit(built.model, data, tuned, seed, callbacks(watch, tuned, schedule=True), head,
+                       head + epochs - first)
+    built.facts.update(epochs_head=head, epochs_fine_tune=watch.epochs - head)
+    return seconds
 
 
 def start_clean(seed: int) -> None:
@@ -87,14 +109,17 @@ def dev_scores(model: Any, data: Dataset, batch_size: int) -> Callable[[], dict[
     }
 
 
-def fit(model: Any, data: Dataset, config: Config, seed: int, fit_callbacks: list[Any]) -> float:
-    """Fit on train with dev as validation data; return the seconds spent fitting."""
+def fit(model: Any, data: Dataset, config: Config, seed: int, fit_callbacks: list[Any],
+        start: int, end: int) -> float:
+    """Fit epochs ``start`` to ``end`` (0-based, end excluded) on train with dev as validation
+    data; return the seconds spent fitting."""
     training = config["training"]
     started = time.perf_counter()
     model.fit(
         **feed.fit_inputs(data.train, training["batch_size"], seed),
         validation_data=feed.validation_data(data.splits["dev"], training["batch_size"]),
-        epochs=training["epochs"],
+        initial_epoch=start,
+        epochs=end,
         callbacks=fit_callbacks,
         verbose=0,
     )
@@ -111,6 +136,7 @@ def outcome_of(
     outcome = TrialOutcome(
         state="complete", history=watch.history, epochs=watch.epochs,
         params_count=int(model.count_params()), params=built.params, summary=model_summary(model),
+        facts=built.facts,
     )
     if watch.stop_reason is not None:
         outcome.state, outcome.reason = "failed", watch.stop_reason

@@ -16,7 +16,7 @@ def test_unknown_family_lists_the_valid_names() -> None:
     with pytest.raises(SpecError) as caught:
         models.get("nope")
     assert str(caught.value) == (
-        "Unknown model family. Expected one of cnn, rnn, mlp, custom. Received: model.family='nope'"
+        "Unknown model family. Expected one of cnn, rnn, mlp, transfer, custom. Received: model.family='nope'"
     )
 
 

@@ -114,9 +114,10 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
      "  optimizer.name: expected one of 'adam', 'adamw', 'sgd', 'rmsprop'; did you mean 'adam'? "
      "Received: optimizer.name='adma'"),
     ("unknown family", minimal_spec(model={"family": "cnnn"}),
-     "  model.family: expected one of cnn, rnn, mlp, custom; did you mean 'cnn'? Received: model.family='cnnn'"),
+     "  model.family: expected one of cnn, rnn, mlp, transfer, custom; did you mean 'cnn'? "
+     "Received: model.family='cnnn'"),
     ("missing family", minimal_spec(model={"filters": 3}),
-     "  model.family: expected one of cnn, rnn, mlp, custom. Received: model.family=None"),
+     "  model.family: expected one of cnn, rnn, mlp, transfer, custom. Received: model.family=None"),
     ("missing data", {"name": "x", "model": {"family": "cnn"}}, "  data: missing required key."),
     ("missing name", {"data": {"source": "digits"}, "model": {"family": "cnn"}},
      "  name: missing required key."),
