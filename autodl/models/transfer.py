@@ -9,6 +9,8 @@ rest of the epochs at ``fine_tune_learning_rate`` (``FineTune``, run by the tria
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import warnings
@@ -23,6 +25,7 @@ from autodl.errors import SpecError
 from autodl.models.base import FineTune
 from autodl.models.blocks import output_head
 from autodl.runtime.backend import load_keras
+from autodl.runtime.log import logger
 from autodl.spec import space
 from autodl.spec.backbones import BACKBONES, Backbone
 
@@ -105,8 +108,12 @@ def check_weights(section: Any, base_dir: Path) -> None:
     size = min(space.candidates(section.image_size))
     for name in space.candidates(section.backbone):
         entry = BACKBONES.get(name)
+        printed = io.StringIO()
         try:
-            backbone_model(entry, size, section.weights, path)
+            with contextlib.redirect_stdout(printed):  # Keras's download notice and progress bar
+                backbone_model(entry, size, section.weights, path)
+            if "Downloading" in printed.getvalue():
+                logger.info("Downloaded the ImageNet weights of %s into %s", name, keras_cache())
         except SpecError:
             raise
         except Exception as error:

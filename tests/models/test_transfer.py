@@ -222,3 +222,22 @@ def test_validate_lists_the_backbones_on_a_typo_and_checks_the_size(write_spec: 
     assert ("image_size 48 is too small for backbone xception, which needs at least 71x71 pixels; raise "
             "image_size (the model resizes its inputs) or choose another backbone. Received: "
             "model.image_size=int [48, 128]") in " ".join(result.output.split())
+
+
+def test_search_offline_without_cached_imagenet_weights_stops_before_training(
+    project: Path, write_spec: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from autodl.cli import app
+    from tests.helpers import minimal_spec
+
+    monkeypatch.setenv("KERAS_HOME", str(project / "keras"))
+    spec = write_spec(minimal_spec(name="offline", model={"family": "transfer", "image_size": 32},
+                                   training={"epochs": 1}, search={"trials": 1}))
+    result = CliRunner().invoke(app, ["search", str(spec), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: model.weights: the ImageNet weights of mobilenet_v3_small are "
+                                    "not in Keras's cache")
+    assert "Downloading" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (project / "best_model" / "offline").exists()
