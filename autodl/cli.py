@@ -198,6 +198,14 @@ def search(
         int, typer.Option(min=1, help="Worker processes on this machine sharing the study (one GPU "
                           "each when there are GPUs, the CPU cores shared otherwise).")
     ] = 1,
+    warm_start: Annotated[
+        Optional[str], typer.Option(help="Queue the best configurations of this earlier study first "
+                                    "(their values that fit this spec's space).")
+    ] = None,
+    warm_storage: Annotated[
+        Optional[str], typer.Option(help="The Optuna storage of the --warm-start study (default: this "
+                                    "search's).")
+    ] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -217,7 +225,11 @@ def search(
         command += ["--quiet"] * quiet + ["--verbose"] * verbose
         urls = {"AUTODL_STORAGE": storage, "AUTODL_TRACKING_URI": tracking_uri}
         pool = Workers(workers, command, {k: v for k, v in urls.items() if v is not None})
-    summary = run_search(loaded, quiet=quiet, workers=pool)
+    if warm_storage is not None and warm_start is None:
+        raise typer.BadParameter("--warm-storage names the storage of a --warm-start study; give "
+                                 "--warm-start STUDY as well.", param_hint="--warm-storage")
+    summary = run_search(loaded, quiet=quiet, workers=pool,
+                         warm_start=(warm_start, warm_storage) if warm_start else None)
     print_summary(summary, stdout_console)
     if summary.result.stop_reason == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)

@@ -53,6 +53,7 @@ from autodl.search import (
     open_study,
     optimize,
     recover,
+    warm,
 )
 from autodl.search.progress import SearchProgress
 from autodl.search.study import find_study, finished_count
@@ -162,13 +163,17 @@ def prepare(spec: Spec) -> Prepared:
     return Prepared(spec, storage, study, data, data_for, tracker, objective, best_dir(spec))
 
 
-def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) -> SearchSummary:
+def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None,
+               warm_start: tuple[str, str | None] | None = None) -> SearchSummary:
     """Run (or resume) the search a spec describes, finalize and save its best model.
 
     With ``workers``, that many worker processes run the trials (one GPU each when there are
-    GPUs) while this one follows the study, then finalizes.
+    GPUs) while this one follows the study, then finalizes. ``warm_start`` (a study name and its
+    storage, default this spec's) queues that study's best configurations first, after the ones
+    ``search.enqueue`` lists.
     """
     run = prepare(spec)
+    queue_first(run, warm_start)
     done = finished_count(run.study)
     if done:
         logger.info("resuming study %r in %s: %d trials already finished", spec.name,
@@ -195,6 +200,18 @@ def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None) 
         observer.search_ended(end)
     return SearchSummary(spec, run.data, result, best, diagnosis, run.directory, run.storage,
                          run.tracker.uri, run.tracker.parent_run_id)
+
+
+def queue_first(run: Prepared, warm_start: tuple[str, str | None] | None) -> None:
+    """Queue the spec's ``search.enqueue`` configurations, then a warm start's, under the study's
+    lock; ones the study holds already (a resumed search) are not queued again."""
+    with storage_failures(run.storage), run.lock():
+        if run.spec.search.enqueue:
+            warm.enqueue(run.study, run.spec, run.spec.search.enqueue, "search.enqueue")
+        if warm_start is not None:
+            name, storage = warm_start
+            configs = warm.earlier_best(run.spec, name, storage or run.storage)
+            warm.enqueue(run.study, run.spec, configs, f"study {name}")
 
 
 def _trials(run: Prepared, observers: list[SearchObserver], workers: Workers | None,

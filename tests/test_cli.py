@@ -365,7 +365,7 @@ def test_search_passes_urls_to_its_workers_in_the_environment(
 
     seen: dict[str, Any] = {}
 
-    def fake_run_search(spec: Any, quiet: bool, workers: Workers | None) -> None:
+    def fake_run_search(spec: Any, quiet: bool, workers: Workers | None, warm_start: Any = None) -> None:
         seen["workers"] = workers
         raise AutodlError("stop here")
 
@@ -430,7 +430,7 @@ def test_an_internal_error_is_one_line_exit_3_and_a_log_file(
 def test_verbose_prints_the_internal_errors_traceback_too(
     error_logs: Path, runner: CliRunner, write_spec: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(spec: Any, quiet: bool, workers: Any) -> None:
+    def broken(spec: Any, quiet: bool, workers: Any, warm_start: Any = None) -> None:
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr("autodl.pipeline.run_search", broken)
@@ -467,7 +467,7 @@ def test_exits_and_usage_errors_keep_their_own_codes(
 ) -> None:
     import typer
 
-    def interrupted(spec: Any, quiet: bool, workers: Any) -> None:
+    def interrupted(spec: Any, quiet: bool, workers: Any, warm_start: Any = None) -> None:
         raise typer.Exit(130)
 
     monkeypatch.setattr("autodl.pipeline.run_search", interrupted)
@@ -501,7 +501,7 @@ def test_a_search_without_a_complete_trial_exits_1_with_the_reasons(
     runner: CliRunner, write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     summary = failed_search(write_spec, tmp_path, trials=6)
-    monkeypatch.setattr("autodl.pipeline.run_search", lambda spec, quiet, workers: summary)
+    monkeypatch.setattr("autodl.pipeline.run_search", lambda spec, quiet, workers, warm_start=None: summary)
     result = runner.invoke(app, ["search", str(write_spec(minimal_spec(tracking={"enabled": False}))), "-q"])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
@@ -516,7 +516,7 @@ def test_a_search_with_only_infeasible_trials_exits_1_with_the_constraints(
     runner: CliRunner, write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     summary = failed_search(write_spec, tmp_path, trials=2, constraints={"params": 1000})
-    monkeypatch.setattr("autodl.pipeline.run_search", lambda spec, quiet, workers: summary)
+    monkeypatch.setattr("autodl.pipeline.run_search", lambda spec, quiet, workers, warm_start=None: summary)
     result = runner.invoke(app, ["search", str(write_spec(minimal_spec(tracking={"enabled": False}))), "-q"])
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == (

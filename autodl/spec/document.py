@@ -8,6 +8,7 @@ TensorFlow, Optuna or MLflow.
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -146,13 +147,33 @@ def _objective_problems(spec: Spec) -> list[str]:
     return [problem] if problem else []
 
 
+def _enqueue_problems(spec: Spec) -> list[str]:
+    """Each configuration to try first names searched hyperparameters, with values they can take."""
+    searched = spec.searched()
+    problems = []
+    for i, config in enumerate(spec.search.enqueue):
+        where = f"search.enqueue[{i}]"
+        for name, value in config.items():
+            if name not in searched:
+                hint = difflib.get_close_matches(name, list(searched), n=1)
+                known = f"did you mean {hint[0]!r}?" if hint else (
+                    f"the searched ones are {', '.join(searched)}." if searched else "this spec searches none.")
+                problems.append(f"{where}: {name} is not a searched hyperparameter; {known} "
+                                f"Received: {where}.{name}={value!r}")
+            elif not params.possible(searched[name], value):
+                problems.append(f"{where}: {name} cannot be {value!r} (it is {space.describe(searched[name])}). "
+                                f"Received: {where}.{name}={value!r}")
+    return problems
+
+
 def _validate(data: Any, base_dir: Path, text: str, where: str) -> Spec:
     """Two passes: each field on its own (pydantic), then checks across fields."""
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(format_errors(exc, where, data, Spec)) from None
-    problems = params.check(params.collect(spec.sections())) + _objective_problems(spec)
+    problems = (params.check(params.collect(spec.sections())) + _objective_problems(spec)
+                + _enqueue_problems(spec))
     if spec.search.strategy == "coarse_to_fine" and spec.search.stages > spec.search.trials:
         problems.append(
             f"search.stages: {spec.search.stages} stages need at least as many trials, but "

@@ -39,7 +39,7 @@ class Param:
         return isinstance(self.value, space.DISTRIBUTION_TYPES)
 
 
-def _possible(value: Any, candidate: Any) -> bool:
+def possible(value: Any, candidate: Any) -> bool:
     """Whether ``candidate`` is a value that ``value`` (fixed or distribution) can take."""
     if isinstance(value, space.Choice):
         return candidate in value.values
@@ -80,7 +80,7 @@ def check(params: dict[str, Param]) -> list[str]:
                 problems.append(f"{where}: a parameter cannot depend on itself. Received: {where}={ref!r}")
                 continue
             for candidate in allowed:
-                if not _possible(params[ref].value, candidate):
+                if not possible(params[ref].value, candidate):
                     problems.append(
                         f"{where}: {ref} can never be {candidate!r} (it is "
                         f"{space.describe(params[ref].value)}). Received: {where}.{ref}={candidate!r}"

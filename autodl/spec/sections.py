@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union, get_args
 
 from pydantic import (
     Field,
@@ -436,6 +436,10 @@ class SearchSpec(Section):
     objective: ObjectiveSpec = ObjectiveSpec()
     constraints: ConstraintsSpec = ConstraintsSpec()
     max_failed_trials: int = Field(default=5, ge=1, description="Stop after this many failed trials in a row.")
+    enqueue: list[dict[str, Any]] = Field(
+        default_factory=list, description="Configurations to try first, in order, each a mapping of "
+        "searched hyperparameters (dotted names) to values; the ones left out are sampled.",
+    )
     storage: str | None = Field(
         default=None, description="Optuna storage URL; default: optuna.db beside the MLflow store."
     )

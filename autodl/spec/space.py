@@ -304,6 +304,17 @@ def _plain_choices(dist: Choice) -> bool:
     return all(v is None or isinstance(v, (bool, int, float, str)) for v in dist.values)
 
 
+def recorded(name: str, dist: Distribution, value: Any) -> dict[str, Any]:
+    """How Optuna records ``value`` of ``dist`` under ``name`` (``suggest`` is the other way):
+    ``1 - value`` under a prefixed name on an ``inv_log`` scale, an index for choices of values
+    Optuna cannot store, else the value itself."""
+    if isinstance(dist, FloatRange) and dist.scale == "inv_log":
+        return {INV_LOG_PREFIX + name: 1.0 - value}
+    if isinstance(dist, Choice) and not _plain_choices(dist):
+        return {name: dist.values.index(value)}
+    return {name: value}
+
+
 def recorded_choices(dist: Choice, values: tuple[Any, ...]) -> list[Any]:
     """How Optuna records ``values`` of ``dist``: the values themselves, or their indices."""
     if _plain_choices(dist):

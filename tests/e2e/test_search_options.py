@@ -56,3 +56,38 @@ def test_max_epochs_budget_and_two_local_workers_replaced_after_each_trial(tmp_p
     trials = study(tmp_path, "budget").trials
     assert len(trials) == 4 and {t.user_attrs["epochs"] for t in trials} == {4}
     assert len({t.user_attrs["worker"] for t in trials}) == 4
+
+
+def test_queued_configurations_run_first_and_a_warm_start_carries_the_best_over(tmp_path: Path) -> None:
+    optimizer = {"name": "adam", "learning_rate": {"float": [1e-4, 1e-1], "scale": "log"},
+                 "beta_1": {"float": [0.8, 0.99], "scale": "inv_log"}}
+    first = {"name": "first", "data": {"source": "digits"}, "model": MLP, "optimizer": optimizer,
+             "training": {"epochs": 1}, "diagnostics": {"baselines": False}, "export": {"formats": []},
+             "search": {"strategy": "tpe", "trials": 3, "pruner": {"name": "none"},
+                        "enqueue": [{"model.units": 64, "optimizer.learning_rate": 0.01, "optimizer.beta_1": 0.95},
+                                    {"model.units": 16}]}}
+    out = run(first, tmp_path, "--quiet")
+    assert out.returncode == 0, out.stdout + out.stderr
+    trials = study(tmp_path, "first").trials
+    assert [t.user_attrs.get("enqueued_from") for t in trials] == ["search.enqueue", "search.enqueue", None]
+    assert trials[0].user_attrs["params"]["optimizer.learning_rate"] == 0.01
+    assert trials[0].user_attrs["params"]["optimizer.beta_1"] == pytest.approx(0.95)
+    assert [t.user_attrs["params"]["model.units"] for t in trials[:2]] == [64, 16]
+    again = run(first, tmp_path, "--quiet", "--trials", "4")
+    assert again.returncode == 0 and len(study(tmp_path, "first").trials) == 4  # not queued twice
+
+    later = {**first, "name": "later", "model": {**MLP, "units": {"choice": [32, 64]}},
+             "search": {"strategy": "tpe", "trials": 2, "pruner": {"name": "none"}}}
+    out = run(later, tmp_path, "--warm-start", "first")
+    assert out.returncode == 0, out.stdout + out.stderr
+    earlier = sorted((t for t in study(tmp_path, "first").trials if t.value is not None),
+                     key=lambda t: -float(t.value))
+    queued = study(tmp_path, "later").trials
+    assert [t.user_attrs.get("enqueued_from") for t in queued] == ["study first", "study first"]
+    for carried, source in zip(queued, earlier, strict=False):
+        ours, theirs = carried.user_attrs["params"], source.user_attrs["params"]
+        assert ours["optimizer.learning_rate"] == pytest.approx(theirs["optimizer.learning_rate"])
+        if theirs["model.units"] == 64:
+            assert ours["model.units"] == 64
+        else:
+            assert f"skipped model.units={theirs['model.units']} (outside choice [32, 64])" in out.stderr
