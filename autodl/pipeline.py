@@ -63,13 +63,15 @@ from autodl.tracking import PARENT_RUN_ATTR, Tracker, open_tracker
 from autodl.tracking.client import tracking_failures
 from autodl.tracking.runs import log_diagnosis
 from autodl.trial import run_trial
+from autodl.trial.weights import class_weights
 
 
 def check_objective(spec: Spec, data: Dataset) -> None:
-    """The objective metric must be one this task produces."""
+    """The objective metric must be one this task produces, and class weights name its classes."""
     problem = objective_problem(spec.search.objective.metric, data.task)
     if problem:
         raise SpecError(f"{data.name}: {problem}")
+    class_weights(spec.training.class_weight, data)
 
 
 @dataclass

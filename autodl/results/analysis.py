@@ -37,6 +37,13 @@ class ErrorAnalysis:
             for name, r, t in zip(self.class_names, right, totals, strict=True)
         }
 
+    @property
+    def per_class_recall(self) -> dict[str, float]:
+        """The share of each class's examples predicted as that class (classes with examples)."""
+        totals = self.confusion.sum(axis=1)
+        return {name: 1.0 - error for (name, error), total in zip(self.per_class_error.items(), totals, strict=True)
+                if total}
+
     def confused_pairs(self, top: int = TOP_PAIRS) -> list[tuple[str, str, int]]:
         """(true class, predicted class, count), most frequent first."""
         off = self.confusion.copy()
@@ -76,10 +83,11 @@ def _describe_example(x: Any) -> str:
 
 def markdown(result: ErrorAnalysis, split: Split, kind: str) -> str:
     """The analysis as Markdown: per-class error, confused pairs, worst examples."""
-    lines = ["# Error analysis on dev", "", "| class | error | examples |", "| --- | --- | --- |"]
+    lines = ["# Error analysis on dev", "", "| class | recall | error | examples |", "| --- | --- | --- | --- |"]
     totals = result.confusion.sum(axis=1)
     for (name, error), total in zip(result.per_class_error.items(), totals, strict=True):
-        lines.append(f"| {name} | {error:.3f} | {int(total)} |")
+        recall = f"{1 - error:.3f}" if total else "-"
+        lines.append(f"| {name} | {recall} | {error:.3f} | {int(total)} |")
     lines += ["", "Most confused (true -> predicted):", ""]
     lines += [f"- {t} -> {p}: {n}" for t, p, n in result.confused_pairs()] or ["- none"]
     lines += ["", "Most confidently wrong dev examples:", "", "| # | true | predicted | confidence | example |",

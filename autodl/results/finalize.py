@@ -70,6 +70,7 @@ def finalize(spec: Spec, data_for: DataFor, directory: Path, best: FrozenTrial) 
     if result is not None:
         saved["error_analysis"] = {
             "per_class_error": result.per_class_error,
+            "per_class_recall": result.per_class_recall,
             "most_confused": [list(pair) for pair in result.confused_pairs()],
         }
     store(directory, saved, diagnosis, baselines, curve)

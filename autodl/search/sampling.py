@@ -35,6 +35,7 @@ def sample_config(spec: Spec, trial: optuna.trial.BaseTrial, facts: params.Facts
     """
     config: Config = {name: {} for name in spec.sections()}
     config["model"]["family"] = spec.model.family
+    config["training"]["class_weight"] = spec.training.class_weight  # not searched, trained with
     known = {**spec.facts(), **(facts or {})}
     values: dict[str, Any] = {}
     active: set[str] = set()

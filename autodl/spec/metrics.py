@@ -1,15 +1,15 @@
 """Which metrics each task produces, which way is better, and the ones Keras does not compute.
 
 Names are ``<split>_<metric>`` (``dev_accuracy``, ``train_dev_loss``). Accuracy, AUC (binary),
-MAE and RMSE come from Keras every epoch; F1 and multiclass AUC are computed from predictions
-(``trial.measure.scores``).
+MAE and RMSE come from Keras every epoch; F1, balanced accuracy (the mean recall over classes),
+macro F1 and multiclass AUC are computed from predictions (``trial.measure.scores``).
 """
 
 from __future__ import annotations
 
 TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "binary": ("loss", "accuracy", "auc", "f1"),
-    "multiclass": ("loss", "accuracy", "auc", "f1"),
+    "binary": ("loss", "accuracy", "auc", "f1", "balanced_accuracy", "macro_f1"),
+    "multiclass": ("loss", "accuracy", "auc", "f1", "balanced_accuracy", "macro_f1"),
     "regression": ("loss", "mae", "rmse"),
 }
 OBJECTIVES: tuple[str, ...] = tuple(
@@ -31,4 +31,6 @@ def tasks_for(metric: str) -> list[str]:
 
 def computed_here(task: str) -> tuple[str, ...]:
     """Metrics of ``task`` that Keras does not log and ``trial.measure.scores`` computes."""
-    return {"binary": ("f1",), "multiclass": ("f1", "auc")}.get(task, ())
+    by_task = {"binary": ("f1", "balanced_accuracy", "macro_f1"),
+               "multiclass": ("f1", "auc", "balanced_accuracy", "macro_f1")}
+    return by_task.get(task, ())

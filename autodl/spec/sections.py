@@ -357,6 +357,11 @@ class TrainingSpec(Section):
     batch_size: positive_int() = 32
     early_stopping: hyper(space.ValueKind(int, minimum=1, nullable=True)) = None
     loss: one_of("mse", "mae") = "mse"
+    class_weight: Union[Literal["none", "balanced"], dict[str, Annotated[float, Field(gt=0)]]] = Field(
+        default="none", description="Classification: weigh each class's examples in the loss; balanced "
+        "gives class c the weight n / (k * n_c) on train, a mapping of class label to weight sets them "
+        "(classes left out weigh 1).",
+    )
 
     @classmethod
     def applies_when(cls) -> dict[str, space.Conditions]:

@@ -28,21 +28,36 @@ SEARCH_SPLITS = ("train", "train_dev", "dev")
 
 
 def scores(task: str, y_true: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
-    """F1 (and multiclass one-vs-rest AUC) from model outputs; empty for regression."""
+    """F1, balanced accuracy, macro F1 (and multiclass one-vs-rest AUC) from model outputs; empty
+    for regression. Balanced accuracy and macro F1 weigh every class alike, whatever its size."""
     from sklearn.metrics import f1_score, roc_auc_score
 
     if task == "binary":
         labels = (predictions.reshape(-1) >= 0.5).astype(int)
-        return {"f1": float(f1_score(y_true, labels, zero_division=0))}
+        return {"f1": float(f1_score(y_true, labels, zero_division=0)),
+                **balanced(y_true, labels, (0, 1))}
     if task == "multiclass":
+        chosen = predictions.argmax(axis=1)
         result: dict[str, float] = {
-            "f1": float(f1_score(y_true, predictions.argmax(axis=1), average="macro", zero_division=0))
+            "f1": float(f1_score(y_true, chosen, average="macro", zero_division=0)),
+            **balanced(y_true, chosen, tuple(range(predictions.shape[1]))),
         }
         present = np.unique(y_true)
         if len(present) == predictions.shape[1]:
             result["auc"] = float(roc_auc_score(y_true, predictions, multi_class="ovr"))
         return result
     return {}
+
+
+def balanced(y_true: np.ndarray, labels: np.ndarray, classes: tuple[int, ...]) -> dict[str, float]:
+    """Balanced accuracy (mean recall over the classes present) and macro F1 (over every class)."""
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(y_true).astype(int).reshape(-1)
+    present = np.unique(y)
+    recall = [float(np.mean(labels[y == c] == c)) for c in present]
+    return {"balanced_accuracy": float(np.mean(recall)) if recall else 0.0,
+            "macro_f1": float(f1_score(y, labels, labels=list(classes), average="macro", zero_division=0))}
 
 
 def predicted_scores(model: Any, split: Split, task: str, batch_size: int) -> dict[str, float]:

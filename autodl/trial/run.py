@@ -29,6 +29,7 @@ from autodl.trial.measure import (
     predicted_scores,
 )
 from autodl.trial.monitor import EpochWatch, callbacks
+from autodl.trial.weights import fit_weights
 
 
 def run_trial(
@@ -122,6 +123,7 @@ def fit(model: Any, data: Dataset, config: Config, seed: int, fit_callbacks: lis
         epochs=end,
         callbacks=fit_callbacks,
         verbose=0,
+        **fit_weights(training, data),
     )
     return time.perf_counter() - started
 

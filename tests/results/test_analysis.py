@@ -26,7 +26,7 @@ def test_error_analysis_counts_and_worst_examples(tmp_path: Path) -> None:
     assert result.worst == [(3, 1, 2, 0.9), (1, 0, 1, 0.7), (5, 2, 1, 0.6)]
     assert result.confused_pairs()[0][2] == 1 and len(result.confused_pairs()) == 3
     text = analysis.markdown(result, split, "text")
-    assert "| 3 | dog | fox | 0.900 | d |" in text and "| cat | 0.500 | 2 |" in text
+    assert "| 3 | dog | fox | 0.900 | d |" in text and "| cat | 0.500 | 0.500 | 2 |" in text
 
 
 def test_binary_predictions_and_written_files(tmp_path: Path) -> None:

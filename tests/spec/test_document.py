@@ -74,7 +74,8 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
      "  search.pruner.warmup: unknown key; did you mean 'search.pruner.warmup_epochs'? "
      "Received: search.pruner.warmup=2"),
     ("unknown key without a close match", minimal_spec(training={"zzz": 1}),
-     "  training.zzz: unknown key. Allowed keys: epochs, batch_size, early_stopping, loss. "
+     "  training.zzz: unknown key. Allowed keys: epochs, batch_size, early_stopping, loss, "
+     "class_weight. "
      "Received: training.zzz=1"),
     ("wrong type", minimal_spec(training={"epochs": "ten"}),
      "  training.epochs: expected an integer >= 1 or a distribution. Received: training.epochs='ten'"),
@@ -128,8 +129,9 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
      "out default to train 0.7, train_dev 0.1, dev 0.1, test 0.1). "
      "Received: data.split={'train': 0.8, 'dev': 0.3}"),
     ("unknown objective", minimal_spec(search={"objective": {"metric": "dev_accurracy"}}),
-     "  search.objective.metric: expected one of dev_loss, dev_accuracy, dev_auc, dev_f1, dev_mae, "
-     "dev_rmse; did you mean 'dev_accuracy'? Received: search.objective.metric='dev_accurracy'"),
+     "  search.objective.metric: expected one of dev_loss, dev_accuracy, dev_auc, dev_f1, "
+     "dev_balanced_accuracy, dev_macro_f1, dev_mae, dev_rmse; did you mean 'dev_accuracy'? "
+     "Received: search.objective.metric='dev_accurracy'"),
     ("bad direction", minimal_spec(search={"objective": {"direction": "up"}}),
      "  search.objective.direction: Input should be 'maximize' or 'minimize'. "
      "Received: search.objective.direction='up'"),
@@ -186,7 +188,7 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
     ("rmse for classification",
      minimal_spec(data={"source": "digits", "task": "multiclass"}, search={"objective": {"metric": "dev_rmse"}}),
      "  search.objective.metric: dev_rmse is measured for regression tasks, but the task is "
-     "multiclass; use one of dev_loss, dev_accuracy, dev_auc, dev_f1. "
+     "multiclass; use one of dev_loss, dev_accuracy, dev_auc, dev_f1, dev_balanced_accuracy, dev_macro_f1. "
      "Received: search.objective.metric='dev_rmse'"),
     ("section not a mapping", minimal_spec(training=[1, 2]),
      "  training: Input should be a valid dictionary or instance of TrainingSpec. Received: training=[1, 2]"),

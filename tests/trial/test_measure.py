@@ -11,8 +11,18 @@ from autodl.trial.measure import scores
 def test_binary_f1_by_hand() -> None:
     y = np.array([1, 1, 0, 0, 1])
     p = np.array([[0.9], [0.2], [0.7], [0.1], [0.6]])
-    # predicted 1, 0, 1, 0, 1: tp 2, fp 1, fn 1 -> precision 2/3, recall 2/3, f1 2/3
-    assert scores("binary", y, p) == {"f1": pytest.approx(2 / 3)}
+    # predicted 1, 0, 1, 0, 1: tp 2, fp 1, fn 1 -> precision 2/3, recall 2/3, f1 2/3; class 0:
+    # recall 1/2, precision 1/2, f1 1/2 -> balanced accuracy and macro f1 both (2/3 + 1/2) / 2
+    assert scores("binary", y, p) == {"f1": pytest.approx(2 / 3), "balanced_accuracy": pytest.approx(7 / 12),
+                                      "macro_f1": pytest.approx(7 / 12)}
+
+
+def test_a_rare_class_missed_costs_balanced_accuracy_not_accuracy() -> None:
+    y = np.array([0] * 19 + [1])
+    p = np.zeros((20, 1))
+    found = scores("binary", y, p)
+    assert found["balanced_accuracy"] == pytest.approx(0.5)
+    assert found["macro_f1"] == pytest.approx((2 * 0.95 / 1.95) / 2)
 
 
 def test_multiclass_macro_f1_and_auc() -> None:
@@ -27,7 +37,7 @@ def test_multiclass_macro_f1_and_auc() -> None:
 def test_multiclass_auc_needs_every_class_present() -> None:
     y = np.array([0, 1, 1])
     p = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]])
-    assert set(scores("multiclass", y, p)) == {"f1"}
+    assert set(scores("multiclass", y, p)) == {"f1", "balanced_accuracy", "macro_f1"}
 
 
 @pytest.mark.parametrize(

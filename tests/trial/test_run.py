@@ -60,7 +60,7 @@ def test_complete_trial() -> None:
     measured = {"latency_ms", "model_size_mb", "params", "train_time_s"}
     assert set(outcome.metrics) == measured | {
         f"{split}_{metric}" for split in ("train", "train_dev", "dev")
-        for metric in ("loss", "accuracy", "auc", "f1")
+        for metric in ("loss", "accuracy", "auc", "f1", "balanced_accuracy", "macro_f1")
     }
     assert outcome.metrics["params"] == outcome.params_count
     assert outcome.params_count * 4 <= outcome.metrics["model_size_mb"] * 1e6 <= outcome.params_count * 8
@@ -113,8 +113,9 @@ def test_empty_train_dev_split_is_not_measured() -> None:
     outcome = run_trial(trial_config(epochs=1), data, "dev_loss", 0, never, [])
     assert outcome.state == "complete" and outcome.value == outcome.metrics["dev_loss"]
     assert sorted(outcome.metrics) == [
-        "dev_accuracy", "dev_auc", "dev_f1", "dev_loss", "latency_ms", "model_size_mb", "params",
-        "train_accuracy", "train_auc", "train_f1", "train_loss", "train_time_s",
+        "dev_accuracy", "dev_auc", "dev_balanced_accuracy", "dev_f1", "dev_loss", "dev_macro_f1", "latency_ms",
+        "model_size_mb", "params", "train_accuracy", "train_auc", "train_balanced_accuracy", "train_f1",
+        "train_loss", "train_macro_f1", "train_time_s",
     ]
 
 
