@@ -62,16 +62,11 @@ def build_builtin(model_cfg: dict[str, Any], data: Dataset, suggest: Suggest | N
     module = get(model_cfg["family"])
     built = Built(build_model(model_cfg, data, **resources))
     if hasattr(module, "fine_tuning"):
-        built.fine_tune = module.fine_tuning(model_cfg, built.model, **resources_named(resources, "weights"))
+        built.fine_tune = module.fine_tuning(model_cfg, built.model, resources.get("weights", "none"))
     vectors = resources.get("vectors")
     if vectors is not None and vectors.coverage is not None:
         built.facts["embeddings_coverage"] = vectors.coverage
     return built
-
-
-def resources_named(resources: dict[str, Any], *names: str) -> dict[str, Any]:
-    """The ones of ``resources`` called ``names``."""
-    return {name: resources[name] for name in names if name in resources}
 
 
 def resources_for(section: ModelSpec, base_dir: Path) -> dict[str, Any]:

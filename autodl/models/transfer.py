@@ -1,7 +1,7 @@
 """Transfer family: a ``keras.applications`` backbone, pretrained or not, under a new head.
 
 The model takes the same raw pixels as the other families: resizing to ``image_size``, grayscale
-to three channels and the backbone's own input scaling are layers of the saved model. The
+to three channels and the backbone's own input scaling are layers of the saved model. A pretrained
 backbone runs in inference mode (its BatchNorm statistics stay as trained); the head trains first
 with the backbone frozen, and ``fine_tune: top`` / ``all`` then unfreezes its last layers for the
 rest of the epochs at ``fine_tune_learning_rate`` (``FineTune``, run by the trial).
@@ -27,7 +27,7 @@ from autodl.models.blocks import output_head
 from autodl.runtime.backend import load_keras
 from autodl.runtime.log import logger
 from autodl.spec import space
-from autodl.spec.backbones import BACKBONES, Backbone
+from autodl.spec.backbones import BACKBONES, WEIGHTS_CHOICES, Backbone
 
 DATA_KINDS = ("image",)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -51,7 +51,7 @@ def check(section: Any, data: Dataset) -> None:
 def weights_file(section: Any, base_dir: Path) -> Path | None:
     """The weights file ``model.weights`` names, resolved against the spec's folder; ``None`` for
     imagenet or none. A missing file is an error before any training."""
-    if section.weights in ("imagenet", "none"):
+    if section.weights in WEIGHTS_CHOICES:
         return None
     path = Path(section.weights)
     path = path if path.is_absolute() else base_dir / path
@@ -98,11 +98,11 @@ def imagenet_missing(error: BaseException) -> tuple[str, str] | None:
     return (found.group(1), found.group(2)) if found else None
 
 
-def check_weights(section: Any, base_dir: Path) -> None:
-    """Before any training: every backbone the space allows builds with its weights. ImageNet
-    weights that are neither cached nor downloadable, and a file that does not fit, are errors."""
+def check_weights(section: Any, path: Path | None) -> None:
+    """Before any training: every backbone the space allows builds with its weights (``path``, the
+    resolved ``weights_file``). ImageNet weights that are neither cached nor downloadable, and a
+    file that does not fit, are errors."""
     keras = load_keras()
-    path = weights_file(section, base_dir)
     if section.weights == "none":
         return
     size = min(space.candidates(section.image_size))
@@ -235,5 +235,6 @@ def fine_tuning(cfg: dict[str, Any], model: Any, weights: str = "none") -> FineT
 def resources(section: Any, base_dir: Path) -> dict[str, Any]:
     """What every trial's build takes besides its configuration: the weights, checked once, here,
     before any training."""
-    check_weights(section, base_dir)
-    return {"weights": section.weights, "path": weights_file(section, base_dir)}
+    path = weights_file(section, base_dir)
+    check_weights(section, path)
+    return {"weights": section.weights, "path": path}

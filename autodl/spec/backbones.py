@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from autodl.spec.registry import Registry
 
-PREPROCESSING = ("included", "tf", "torch", "caffe")
 WEIGHTS_CHOICES = ("imagenet", "none")
 """What ``model.weights`` may say besides a path to a weights file."""
 

@@ -104,6 +104,17 @@ def pretrain_backbone(path: Path) -> None:
     backbone.save_weights(path)
 
 
+def one_fixed_trial(spec: dict[str, Any], learning_rate: float, epochs: int) -> dict[str, Any]:
+    """``spec`` as one trial of fixed settings: Adam at ``learning_rate``, batches of 16, no pruning,
+    no baselines, no export."""
+    spec["optimizer"] = {"name": "adam", "learning_rate": learning_rate}
+    spec["training"] = {"epochs": epochs, "batch_size": 16}
+    spec["search"] = {"trials": 1, "pruner": {"name": "none"}, "objective": {"metric": "dev_accuracy"}}
+    spec["diagnostics"] = {"baselines": False}
+    spec["export"] = {"formats": []}
+    return spec
+
+
 def transfer_spec(name: str, weights: str, fine_tune: str) -> dict[str, Any]:
     """The shipped images_transfer.yaml on digits 5-9 with 5% of them to train on, one backbone."""
     spec = shipped("images_transfer.yaml")
@@ -113,12 +124,7 @@ def transfer_spec(name: str, weights: str, fine_tune: str) -> dict[str, Any]:
     spec["model"] = {"family": "transfer", "backbone": "mobilenet_v3_small", "weights": weights,
                      "fine_tune": fine_tune, "head_epochs": 0.1, "fine_tune_learning_rate": 1e-2,
                      "image_size": SIDE, "dropout": 0.0, "dense_units": 0}
-    spec["optimizer"] = {"name": "adam", "learning_rate": 1e-2}
-    spec["training"] = {"epochs": 10, "batch_size": 16}
-    spec["search"] = {"trials": 1, "pruner": {"name": "none"}, "objective": {"metric": "dev_accuracy"}}
-    spec["diagnostics"] = {"baselines": False}
-    spec["export"] = {"formats": []}
-    return spec
+    return one_fixed_trial(spec, learning_rate=1e-2, epochs=10)
 
 
 def test_a_frozen_pretrained_backbone_beats_the_same_backbone_from_scratch(project: Path) -> None:
@@ -192,12 +198,7 @@ def glove_spec(name: str, embeddings: str | None) -> dict[str, Any]:
     else:
         model.update(embeddings=embeddings, embeddings_trainable=False)
     spec["model"] = model
-    spec["optimizer"] = {"name": "adam", "learning_rate": 5e-3}
-    spec["training"] = {"epochs": 8, "batch_size": 16}
-    spec["search"] = {"trials": 1, "pruner": {"name": "none"}, "objective": {"metric": "dev_accuracy"}}
-    spec["diagnostics"] = {"baselines": False}
-    spec["export"] = {"formats": []}
-    return spec
+    return one_fixed_trial(spec, learning_rate=5e-3, epochs=8)
 
 
 def test_word_vectors_from_two_review_sites_start_the_third(project: Path) -> None:
