@@ -77,8 +77,11 @@ def test_patient_pruner_asks_the_wrapped_one_only_once_the_objective_falls_back(
 
 def pruned_with(spec, completed: list[list[float]], reports: list[float]) -> tuple[optuna.Study, int]:
     """A study with the spec's pruner: ``completed`` trials (one value per epoch), then one that
-    reports ``reports`` until the pruner stops it; returns the study and the epoch it stopped at."""
-    study = optuna.create_study(direction=spec.search.objective.resolved_direction, pruner=make_pruner(spec))
+    reports ``reports`` until the pruner stops it; returns the study and the epoch it stopped at.
+    The study's name is fixed because Hyperband assigns a trial's bracket from a hash of the study
+    name and trial number: with a random name, one run in ten put the last trial alone in a bracket."""
+    study = optuna.create_study(study_name="pruned-with", pruner=make_pruner(spec),
+                                direction=spec.search.objective.resolved_direction)
     for values in completed:
         trial = study.ask()
         for epoch, value in enumerate(values, start=1):
