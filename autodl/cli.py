@@ -334,18 +334,30 @@ def sample(
     output_format: Annotated[
         SampleFormat, typer.Option("--format", help="table or csv.")
     ] = SampleFormat.table,
+    defaults: Annotated[
+        bool, typer.Option("--defaults", help="Print the default configuration instead (a custom "
+                           "hypermodel's module is imported for it).")
+    ] = False,
 ) -> None:
     """Print the configurations the search would try first, without training anything."""
     from autodl.report.terminal import print_samples
     from autodl.search.sampling import preview
+    from autodl.search.warm import defaults as default_values
     from autodl.spec import load_spec
 
     loaded = load_spec(spec)
+    if defaults:
+        found = default_values(loaded)[0]
+        if not found:
+            raise AutodlError(f"{spec} searches nothing: every hyperparameter has a fixed value.")
+        print_samples([found], list(found), stdout_console, output_format.value)
+        return
     names = [p.name for p in loaded.parameters() if p.searched]
     if loaded.model.family == "custom":
         raise AutodlError(
             f"{spec}: a custom model's hyperparameters come from its build(hp), which only "
-            "`autodl search` imports; sample cannot preview them."
+            "`autodl search` imports; sample cannot preview them (`autodl sample --defaults` "
+            "imports it to print its defaults)."
         )
     if not names:
         raise AutodlError(f"{spec} searches nothing: every hyperparameter has a fixed value.")
@@ -494,6 +506,12 @@ def export(
         bool, typer.Option("--register", help="Register the model in the MLflow model registry "
                            "(under export.registry, or the spec's name).")
     ] = False,
+    ensemble: Annotated[
+        Optional[int],
+        typer.Option("--ensemble", min=1, metavar="K", help="Average the predicted probabilities "
+                     "(or values) of the K best trials into one model (1: the best alone; default: "
+                     "export.ensemble)."),
+    ] = None,
     data: DataOpt = None,
     tracking_uri: TrackingOpt = None,
     storage: StorageOpt = None,
@@ -504,20 +522,32 @@ def export(
     loaded = _load(spec, data, None, None, tracking_uri, storage, None).with_overrides(**{
         "export.retrain": True if include_dev else retrain,
         "export.include_dev": include_dev,
+        "export.ensemble": ensemble,
     })
     from autodl.export.bundle import CARD_FILE, export_spec
 
     manifest, folder = export_spec(loaded, formats or [], out, register, data is not None)
-    how = "retrained" if manifest["training"]["retrained"] else "as saved by the search"
-    stdout_console.print(
-        f"Exported {loaded.name} trial #{manifest['trial']} ({how}) to {folder}:",
-        markup=False, highlight=False,
-    )
+    combined = manifest.get("ensemble")
+    how = ("retrained" if manifest["training"]["retrained"] else
+           "as saved by the search" if combined is None else "trained on train as the search trained them")
+    trials = [manifest["trial"]] if combined is None else [m["trial"] for m in combined["members"]]
+    what = ("trial " if combined is None else "an ensemble of trials ") + ", ".join(f"#{t}" for t in trials)
+    stdout_console.print(f"Exported {loaded.name} {what} ({how}) to {folder}:", markup=False, highlight=False)
     for name, info in manifest["formats"].items():
         stdout_console.print(
             f"  {name:<12} {info['path']:<14} {info['bytes'] / 1e6:8.3f} MB   largest "
             f"difference from Keras {info['max_abs_diff']:.2g}", markup=False, highlight=False,
         )
+    if combined is not None:
+        objective, scores = combined["objective"], combined["metrics"]
+        for split in ("dev", "test"):
+            name = objective.replace("dev_", f"{split}_", 1)
+            if name in scores["ensemble"]:
+                stdout_console.print(
+                    f"  {name}: ensemble {scores['ensemble'][name]:.4g}, best single model "
+                    f"{scores['best_single'][name]:.4g} ({combined['examples'][split]} {split} examples)",
+                    markup=False, highlight=False,
+                )
     stdout_console.print(f"Model card: {folder / CARD_FILE}", markup=False, highlight=False)
     published = manifest.get("mlflow")
     if published:

@@ -62,7 +62,7 @@ from autodl.spec import Spec, objective_problem, space
 from autodl.tracking import PARENT_RUN_ATTR, Tracker, open_tracker
 from autodl.tracking.client import tracking_failures
 from autodl.tracking.runs import log_diagnosis
-from autodl.trial import run_trial
+from autodl.trial import folds, run_trial
 from autodl.trial.weights import class_weights
 
 
@@ -135,12 +135,20 @@ def trial_objective(spec: Spec, data_for: DataFor) -> Objective:
     build = models.builder(spec.model, spec.base_dir)
     metric = spec.search.objective.metric
 
+    cv = spec.search.cv
+
     def objective(
         config: Config, seed: int, should_prune: PruneCheck, listeners: list[EpochListener],
         suggest: Suggest,
     ) -> TrialOutcome:
-        return run_trial(config, data_for(config), metric, seed, should_prune, listeners, build,
-                         suggest, spec.runtime.xla)
+        def run(cfg: Config, data: Dataset, prune: PruneCheck, heard: list[EpochListener],
+                ask: Suggest) -> TrialOutcome:
+            return run_trial(cfg, data, metric, seed, prune, heard, build, ask, spec.runtime.xla)
+
+        if cv is None:
+            return run(config, data_for(config), should_prune, listeners, suggest)
+        return folds.cross_validated(run, config, data_for(config), metric, seed, should_prune, listeners,
+                                     suggest, cv.folds)
 
     return objective
 
@@ -159,6 +167,8 @@ def prepare(spec: Spec) -> Prepared:
     data = representative(loaded, space.candidates(spec.data.window))
     models.check_fits(spec.model, data)
     check_objective(spec, data)
+    if spec.search.cv is not None:
+        folds.check(data, spec.search.cv.folds)
     objective = trial_objective(spec, data_for)
     check_writable(best_dir(spec))
     logger.info(data.describe())
@@ -205,15 +215,20 @@ def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None,
 
 
 def queue_first(run: Prepared, warm_start: tuple[str, str | None] | None) -> None:
-    """Queue the spec's ``search.enqueue`` configurations, then a warm start's, under the study's
-    lock; ones the study holds already (a resumed search) are not queued again."""
+    """Queue the default configuration (``search.enqueue_defaults``), the spec's
+    ``search.enqueue`` configurations, then a warm start's, under the study's lock; ones the
+    study holds already (a resumed search) are not queued again."""
+    spec = run.spec
+    queued = [warm.defaults(spec, run.data.facts())[1]] if spec.search.enqueue_defaults else []
     with storage_failures(run.storage), run.lock():
-        if run.spec.search.enqueue:
-            warm.enqueue(run.study, run.spec, run.spec.search.enqueue, "search.enqueue")
+        if queued:
+            warm.enqueue(run.study, spec, queued, "the defaults")
+        if spec.search.enqueue:
+            warm.enqueue(run.study, spec, [warm.recorded(spec, c) for c in spec.search.enqueue], "search.enqueue")
         if warm_start is not None:
             name, storage = warm_start
-            configs = warm.earlier_best(run.spec, name, storage or run.storage)
-            warm.enqueue(run.study, run.spec, configs, f"study {name}")
+            configs = warm.earlier_best(spec, name, storage or run.storage)
+            warm.enqueue(run.study, spec, [warm.recorded(spec, c) for c in configs], f"study {name}")
 
 
 def _trials(run: Prepared, observers: list[SearchObserver], workers: Workers | None,

@@ -632,3 +632,29 @@ def test_a_file_that_cannot_be_written_is_an_input_problem(
     assert result.output.splitlines()[-1] == (
         "Error: Cannot use taken: File exists. Check the path, its permissions and the free disk space."
     )
+
+
+def test_sample_defaults_prints_the_default_configuration(runner: CliRunner, write_spec: Callable[..., Path],
+                                                          tmp_path: Path) -> None:
+    path = write_spec(minimal_spec(
+        model={"family": "mlp", "units": {"choice": [16, 64]}, "dropout": {"float": [0.1, 0.5]}},
+        optimizer={"name": {"choice": ["adam", "sgd"]}, "learning_rate": {"float": [1e-4, 1e-2], "scale": "log"},
+                   "momentum": {"float": [0.5, 0.9], "when": {"optimizer.name": "sgd"}}},
+    ))
+    result = runner.invoke(app, ["sample", str(path), "--defaults", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "sample,model.units,model.dropout,optimizer.name,optimizer.learning_rate", "0,64,0.3,adam,0.001"]
+    write_module(tmp_path, "defaults_builder", """
+        def build(hp):
+            kind = hp.Choice("kind", ["wide", "deep"], default="deep")
+            with hp.conditional_scope("kind", ["wide"]):
+                hp.Int("width", 8, 64)
+            hp.Int("depth", 1, 4, parent_name="kind", parent_values=["deep"])
+            hp.Float("rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+    """)
+    custom = tmp_path / "custom.yaml"
+    custom.write_text("name: c\ndata: {source: digits}\nmodel: {family: custom, build: 'defaults_builder:build'}\n")
+    result = runner.invoke(app, ["sample", str(custom), "--defaults", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["sample,model.kind,model.depth,model.rate", "0,deep,1,0.001"]

@@ -58,6 +58,18 @@ class Split:
         return self.stream.read(picked)
 
 
+def joined(splits: list[Split]) -> Split:
+    """One split of all examples; the splits of one source share its stream, if it streams, and
+    its examples then stay in source order (a table is read front to back)."""
+    x = np.concatenate([s.x for s in splits])
+    y = np.concatenate([s.y for s in splits])
+    stream = splits[0].stream
+    if stream is not None:
+        order = np.argsort(x, kind="stable")
+        x, y = x[order], y[order]
+    return Split(x, y, stream)
+
+
 @dataclass(frozen=True)
 class RawData:
     """What a source yields before splitting: all examples, labels as read."""

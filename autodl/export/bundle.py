@@ -11,6 +11,9 @@ The folder (default ``best_model/<name>/export``) is usable without autodl:
     model.tflite           TFLite built-in ops; token ids in for text models
     model.onnx             ONNX; token ids in for text models
     text_vectorization.json, preprocess_text.py   text models with tflite or onnx
+
+With ``export.ensemble: K`` the model is the average of the K best trials (``ensemble.py``), and
+``export.json``, the model card and ``best.json`` give its scores beside the best single model's.
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from autodl import __version__
-from autodl.data import Dataset, Loaded, for_config, load_dataset, resolve
+from autodl.data import DataFor, Dataset, Loaded, for_config, load_dataset, resolve
 from autodl.data.tables import TABLE_SUFFIXES, read_frame
 from autodl.errors import AutodlError
-from autodl.export import formats, textprep
+from autodl.export import ensemble, formats, textprep
 from autodl.export.modelcard import render
 from autodl.export.retrain import Best, load_best, refit
 from autodl.results.record import (
@@ -42,6 +45,7 @@ from autodl.results.record import (
     saved_model,
     updating,
     write_json,
+    write_record,
 )
 from autodl.runtime.backend import load_keras
 from autodl.runtime.log import logger
@@ -61,12 +65,14 @@ TOLERANCE = 1e-4
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What to export: the formats, whether to refit on more data, and a registry name."""
+    """What to export: the formats, whether to refit on more data, a registry name, and how many
+    of the best trials to average (1: the best model alone)."""
 
     formats: list[str]
     retrain: bool = False
     include_dev: bool = False
     registered_name: str | None = None
+    ensemble: int = 1
 
 
 def registry_name(spec: Spec, registry: bool | str) -> str | None:
@@ -80,7 +86,7 @@ def options(spec: Spec) -> ExportOptions:
     """The export the spec's ``export`` section asks for."""
     section = spec.export
     return ExportOptions(formats.parse(section.formats), section.retrain, section.include_dev,
-                         registry_name(spec, section.registry))
+                         registry_name(spec, section.registry), section.ensemble or 1)
 
 
 def default_out(spec: Spec) -> Path:
@@ -210,15 +216,24 @@ def manifest_for(
 
 def _stage(
     spec: Spec, data: Dataset, best: Best, choice: ExportOptions, staging: Path,
-    tracking_uri: str | None,
+    tracking_uri: str | None, data_for: DataFor,
 ) -> tuple[dict[str, Any], str | None]:
     """Write every file of the bundle into ``staging`` and log the model to MLflow; returns the
     manifest and the MLflow run it was logged to."""
-    model, facts = _model_for(spec, data, best, choice)
-    prepared = _prepared(model, choice.formats)
+    combined = None
+    if choice.ensemble > 1:
+        combined = ensemble.build(spec, data, best, choice.ensemble, data_for, choice.retrain,
+                                  choice.include_dev)
+        model, facts = combined.model, combined.facts
+        prepared = ensemble.prepare(model, choice.formats)
+    else:
+        model, facts = _model_for(spec, data, best, choice)
+        prepared = _prepared(model, choice.formats)
     held_out = "test" if len(data.splits["test"]) else "dev"
     sample = data.splits[held_out].examples(slice(0, CHECK_EXAMPLES))
     manifest = manifest_for(spec, data, best, facts, describe_input(spec, data, model))
+    if combined is not None:
+        manifest["ensemble"] = combined.summary
     manifest["formats"] = save_formats(prepared, choice.formats, staging, sample)
     manifest["verified_on"] = {"split": held_out, "examples": len(sample)}
     if prepared.vectorizer is not None:
@@ -247,11 +262,11 @@ def _stage(
 
 def write_bundle(
     spec: Spec, data: Dataset, best: Best, choice: ExportOptions, out: Path,
-    tracking_uri: str | None,
+    tracking_uri: str | None, data_for: DataFor | None = None,
 ) -> dict[str, Any]:
     """Write the export bundle to ``out`` (replacing an earlier one only once the new one is
     complete) and publish it to MLflow at ``tracking_uri`` (``None``: not at all). Returns its
-    manifest."""
+    manifest. ``data_for(config)`` gives an ensemble member's data (default: ``reloading``)."""
     if not choice.formats:
         raise AutodlError(f"No export formats chosen; pick from {', '.join(formats.FORMATS.names)}.")
     check_out(out)
@@ -259,7 +274,8 @@ def write_bundle(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        manifest, run_id = _stage(spec, data, best, choice, staging, tracking_uri)
+        manifest, run_id = _stage(spec, data, best, choice, staging, tracking_uri,
+                                  data_for or reloading(spec, data, best.record))
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -269,6 +285,32 @@ def write_bundle(
         publish.log_files(tracking_uri, run_id, [out / CARD_FILE, out / MANIFEST_FILE, out / LABELS_FILE])
     logger.info("exported %s to %s (model card: %s)", ", ".join(choice.formats), out, out / CARD_FILE)
     return manifest
+
+
+def reloading(spec: Spec, data: Dataset, record: BestRecord) -> DataFor:
+    """The data of a configuration: ``data`` (the best trial's) for one with the same data
+    section, else the spec's data read again, once, and cut for it (a series' window)."""
+
+    @functools.cache
+    def loaded() -> Loaded:
+        return load_dataset(spec.data, spec.base_dir, spec.seed)
+
+    same = record["config"].get("data")
+    return lambda config: data if config.get("data") == same else for_config(loaded(), config)
+
+
+def record_ensemble(folder: Path, manifest: dict[str, Any]) -> None:
+    """Put the export's ensemble entry (its scores beside the best single model's) into the
+    folder's ``best.json``, or take an earlier export's out; a record of another trial is left
+    as it is. Call it holding the folder's lock, on the folder being staged."""
+    record = read_record(folder)
+    if record is None or record.get("trial") != manifest["trial"]:
+        return
+    updated: dict[str, Any] = {key: value for key, value in record.items() if key != "ensemble"}
+    if "ensemble" in manifest:
+        updated["ensemble"] = manifest["ensemble"]
+    if updated != record:
+        write_record(folder, cast(BestRecord, updated))
 
 
 def after_search(
@@ -286,7 +328,8 @@ def after_search(
     out = (folder or best_dir(spec)) / EXPORT_FOLDER
     uri = spec.tracking.uri if spec.tracking.enabled else None
     try:
-        write_bundle(spec, data, Best(record, parent_run_id, folder), choice, out, uri)
+        manifest = write_bundle(spec, data, Best(record, parent_run_id, folder), choice, out, uri)
+        record_ensemble(folder or best_dir(spec), manifest)
     except AutodlError as exc:
         logger.error("export failed: %s Run `autodl export` once it is fixed.", exc)
         return None
@@ -323,23 +366,28 @@ def export_spec(
     check_out(target)
     chosen = formats.parse(names or list(formats.FORMATS.names))
     name = choice.registered_name or (registry_name(spec, True) if register else None)
-    choice = ExportOptions(chosen, choice.retrain, choice.include_dev, name)
+    choice = ExportOptions(chosen, choice.retrain, choice.include_dev, name, choice.ensemble)
 
     @functools.cache
     def loaded() -> Loaded:
         """The data, read once the best trial is known (no search: no data read, no download)."""
         return load_dataset(spec.data, spec.base_dir, spec.seed)
 
+    def data_for(config: dict[str, Any]) -> Dataset:
+        return for_config(loaded(), config)
+
     folder = best_dir(spec)
     uri = spec.tracking.uri if spec.tracking.enabled else None
-    best = load_best(spec, lambda config: for_config(loaded(), config), folder)
+    best = load_best(spec, data_for, folder)
     if out is not None and out.resolve() != default_out(spec).resolve():
-        return write_bundle(spec, data_of(loaded(), best), best, choice, target, uri), target
+        return write_bundle(spec, data_of(loaded(), best), best, choice, target, uri, data_for), target
     with folder_lock(folder):  # the best trial again: another process may have saved a better one
-        best = load_best(spec, lambda config: for_config(loaded(), config), folder)
+        best = load_best(spec, data_for, folder)
         kept = tuple(p.name for p in folder.iterdir() if p.name != EXPORT_FOLDER) if folder.is_dir() else ()
         with updating(folder, keep=kept) as stage:
-            manifest = write_bundle(spec, data_of(loaded(), best), best, choice, stage / EXPORT_FOLDER, uri)
+            manifest = write_bundle(spec, data_of(loaded(), best), best, choice, stage / EXPORT_FOLDER,
+                                    uri, data_for)
+            record_ensemble(stage, manifest)
     return manifest, target
 
 

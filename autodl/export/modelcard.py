@@ -1,5 +1,6 @@
 """``MODEL_CARD.md``: what an exported model is, what it was trained and measured on, how good it
-is, what to try next, and how to load each format. Rendered from the export's manifest alone."""
+is (an ensemble beside its best single member), what to try next, and how to load each format.
+Rendered from the export's manifest alone."""
 
 from __future__ import annotations
 
@@ -49,13 +50,18 @@ def _data(manifest: dict[str, Any]) -> list[str]:
 
 def _training(manifest: dict[str, Any]) -> list[str]:
     training, objective = manifest["training"], manifest["objective"]
-    how = (
-        f"retrained on {' + '.join(SPLIT_NAMES[s] for s in training['trained_on'])} for "
-        f"{training['epochs']} epochs (the best trial's epoch count), seed {training['seed']}"
-        if training["retrained"] else
-        f"the model trial {manifest['trial']} trained on train ({training['epochs']} epochs), "
-        "as the search saved it"
-    )
+    trained_on = " + ".join(SPLIT_NAMES[s] for s in training["trained_on"])
+    combined = manifest.get("ensemble")
+    if combined is not None:
+        each = (f"each retrained on {trained_on} for its trial's best epoch count" if training["retrained"]
+                else "each trained on train as its trial was (see Ensemble)")
+        how = f"the average of {combined['size']} models, {each}"
+    elif training["retrained"]:
+        how = (f"retrained on {trained_on} for {training['epochs']} epochs (the best trial's epoch "
+               f"count), seed {training['seed']}")
+    else:
+        how = (f"the model trial {manifest['trial']} trained on train ({training['epochs']} epochs), "
+               "as the search saved it")
     lines = ["## Training", "", f"Best trial: #{manifest['trial']}, {objective['metric']} = "
              f"{_value(objective['value'])} ({objective['direction']}). Exported model: {how}.", ""]
     params = manifest["hyperparameters"]
@@ -66,13 +72,55 @@ def _metrics(manifest: dict[str, Any]) -> list[str]:
     lines = ["## Metrics", "", "The best trial (trained on train; test measured once, at the end "
              "of the search):", ""]
     lines += _table(*_metric_rows(manifest["metrics"]["search"], list(SPLITS)))
-    if manifest["training"]["retrained"]:
+    if manifest["training"]["retrained"] and "ensemble" not in manifest:
         trained = manifest["training"]["trained_on"]
         lines += ["", f"The exported model (retrained; its train row covers "
                   f"{' + '.join(SPLIT_NAMES[s] for s in trained)}; test is still held out):", ""]
         exported = [s for s in ("train", "dev", "test") if s == "train" or s not in trained]
         lines += _table(*_metric_rows(manifest["metrics"]["exported"], exported))
     return lines
+
+
+def _member_source(member: dict[str, Any]) -> str:
+    """Where an ensemble member's model came from, in words."""
+    return {"saved": "the model the search saved", "rebuilt": "trained again as the search did",
+            "retrained": "retrained"}[member["source"]]
+
+
+def _ensemble(manifest: dict[str, Any]) -> list[str]:
+    """The members, and the ensemble's scores beside the best single model's on the same
+    examples, with the paired difference of their errors."""
+    combined = manifest["ensemble"]
+    objective, best = combined["objective"], combined["members"][0]["trial"]
+    lines = ["## Ensemble", "", f"The exported model outputs the {combined['combined']}; its members "
+             f"are the {combined['size']} best feasible complete trials of the search (best first):", ""]
+    lines += _table(
+        ["trial", f"{objective} in the search", f"{objective} measured now", "model"],
+        [[f"#{m['trial']}", m["search_value"], "" if m["measured_value"] is None else m["measured_value"],
+          _member_source(m)] for m in combined["members"]],
+    )
+    metrics = combined["metrics"]
+    wanted = [objective.removeprefix("dev_"), *(m for m in METRIC_ORDER if m != objective.removeprefix("dev_"))]
+    rows = [
+        [SPLIT_NAMES[split], combined["examples"][split], name,
+         metrics["best_single"][f"{split}_{name}"], metrics["ensemble"][f"{split}_{name}"]]
+        for split in ("dev", "test") for name in wanted if f"{split}_{name}" in metrics["ensemble"]
+    ]
+    lines += ["", "Side by side on the same examples:", ""]
+    lines += _table(["split", "examples", "metric", f"best single model (#{best})",
+                     f"ensemble of {combined['size']}"], rows)
+    for split, found in combined["paired"].items():
+        clear = abs(found["difference"]) > 2 * found["se"]
+        verdict = ("more than two standard errors: a real difference" if clear else
+                   "within two standard errors: not a clear difference on this many examples")
+        lines += ["", f"On {SPLIT_NAMES[split]} ({found['n']} examples) the ensemble's {found['error']} is "
+                  f"{_value(found['ensemble'])} and the best single model's {_value(found['best_single'])}: a "
+                  f"difference of {found['difference']:+.4g} with a paired standard error of "
+                  f"{_value(found['se'])}, {verdict}."]
+    if "dev" in manifest["training"]["trained_on"]:
+        lines += ["", "The members were retrained on dev as well: the dev scores are not held out."]
+    return lines + ["", "Choose between them by dev; test is reported, not for choosing. The "
+                    "diagnosis below is the best single model's."]
 
 
 def _diagnosis(manifest: dict[str, Any]) -> list[str]:
@@ -90,7 +138,8 @@ def _performance(manifest: dict[str, Any]) -> list[str]:
     lines = ["## Size and latency", "",
              f"Parameters: {int(exported.get('params', 0)):,}; weights: "
              f"{exported.get('model_size_mb', 0):.3g} MB; Keras latency for one batch: "
-             f"{exported.get('latency_ms', 0):.3g} ms (measured during training).", "",
+             f"{exported.get('latency_ms', 0):.3g} ms (measured "
+             f"{'at export' if 'ensemble' in manifest else 'during training'}).", "",
              f"Each format was loaded back and run on {checked['examples']} real {checked['split']} "
              "examples; the largest difference from the Keras model's outputs, and the time for "
              "that batch on the exporting machine:", ""]
@@ -139,8 +188,11 @@ def render(manifest: dict[str, Any], how_to_load: dict[str, str]) -> str:
     """The model card of an export, from its manifest; ``how_to_load`` maps a format to a
     one-line recipe."""
     mlflow = manifest.get("mlflow")
+    combined = manifest.get("ensemble")
+    what = (f"An ensemble of {combined['size']} {manifest['family']} models" if combined
+            else f"A {manifest['family']} model")
     lines = [f"# Model card: {manifest['name']}", "",
-             f"A {manifest['family']} model for {manifest['task']} on {manifest['input']['kind']} data, found "
+             f"{what} for {manifest['task']} on {manifest['input']['kind']} data, found "
              f"by autodl {manifest['autodl_version']} and exported on {manifest['created']}."]
     if mlflow:
         registered = (f"; registered as `models:/{mlflow['registered_name']}/{mlflow['registered_version']}`"
@@ -148,7 +200,8 @@ def render(manifest: dict[str, Any], how_to_load: dict[str, str]) -> str:
         lines += ["", f"MLflow: model `{mlflow['model_uri']}` of run `{mlflow['run_id']}` in "
                   f"`{mlflow['tracking_uri']}`{registered}. `mlflow.pyfunc.load_model(\"{mlflow['model_uri']}\")"
                   ".predict(x)` runs it on raw input, as `model.keras` does."]
-    for section in (_data, _training, _metrics, _diagnosis, _performance):
+    sections = (_data, _training, _metrics, *((_ensemble,) if combined else ()), _diagnosis, _performance)
+    for section in sections:
         lines += ["", *section(manifest)]
     lines += ["", *_loading(manifest, how_to_load)]
     return "\n".join(lines) + "\n"

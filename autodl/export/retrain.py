@@ -3,7 +3,9 @@
 The best trial comes from the Optuna study (the best feasible trial), with its richer record from
 ``best.json`` when that file describes the same trial. Refitting uses the trial's own builder,
 optimizer, schedule and seed (``trial.run_trial``) on train + train-dev (+ dev), for the number
-of epochs the trial found best.
+of epochs the trial found best. ``replay`` trains a trial's configuration again exactly as the
+search did (train only, its epochs and early stopping), for ensemble members the folder holds no
+model of.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import numpy as np
 
 from autodl import models
 from autodl.data import DataFor, Dataset, Split
+from autodl.data.dataset import joined
 from autodl.errors import AutodlError
+from autodl.outcome import Config, TrialOutcome
 from autodl.results.record import INFO_FILE, BestRecord, read_record, record_of
 from autodl.runtime.log import logger
 from autodl.runtime.stores import mask_url, study_storage
@@ -81,18 +85,6 @@ def best_epochs(record: BestRecord) -> int:
     return ran
 
 
-def _joined(splits: list[Split]) -> Split:
-    """One split of all examples; the splits of one source share its stream, if it streams, and
-    its examples then stay in source order (a table is read front to back)."""
-    x = np.concatenate([s.x for s in splits])
-    y = np.concatenate([s.y for s in splits])
-    stream = splits[0].stream
-    if stream is not None:
-        order = np.argsort(x, kind="stable")
-        x, y = x[order], y[order]
-    return Split(x, y, stream)
-
-
 def training_data(data: Dataset, include_dev: bool) -> tuple[Dataset, list[str]]:
     """A dataset whose train split is train + train-dev (+ dev), and the names of those splits.
 
@@ -101,7 +93,7 @@ def training_data(data: Dataset, include_dev: bool) -> tuple[Dataset, list[str]]
     """
     names = ["train", "train_dev"] + (["dev"] if include_dev else [])
     names = [n for n in names if len(data.splits[n])]
-    train = _joined([data.splits[n] for n in names])
+    train = joined([data.splits[n] for n in names])
     empty = Split(train.x[:0], train.y[:0], train.stream)
     splits = {"train": train, "train_dev": empty, "dev": data.splits["dev"], "test": data.splits["test"]}
     return Dataset(data.name, data.kind, data.task, splits, data.class_names, data.origin), names
@@ -117,6 +109,18 @@ class Refit:
     metrics: dict[str, float]
 
 
+def _train(spec: Spec, config: Config, data: Dataset, record: BestRecord) -> TrialOutcome:
+    """Train ``config`` on ``data`` with the record's builder, hyperparameters and seed, and the
+    spec's XLA setting, as the search's trials train (no pruning)."""
+    params = record.get("hyperparameters", {})
+    recorded_seed = record.get("seed")
+    seed = int(recorded_seed if recorded_seed is not None else spec.seed)
+    return run_trial(
+        config, data, spec.search.objective.metric, seed, lambda epoch, value: False, [],
+        models.builder(spec.model, spec.base_dir), lambda name, dist: params[name], spec.runtime.xla,
+    )
+
+
 def refit(spec: Spec, data: Dataset, record: BestRecord, include_dev: bool) -> Refit:
     """Rebuild the record's configuration and fit it on train + train-dev (+ dev)."""
 
@@ -124,16 +128,9 @@ def refit(spec: Spec, data: Dataset, record: BestRecord, include_dev: bool) -> R
     epochs = best_epochs(record)
     config["training"].update(epochs=epochs, early_stopping=None)
     combined, names = training_data(data, include_dev)
-    params = record.get("hyperparameters", {})
-    build = models.builder(spec.model, spec.base_dir)
-    recorded_seed = record.get("seed")
-    seed = int(recorded_seed if recorded_seed is not None else spec.seed)
     logger.info("retraining trial %s on %s (%d examples) for %d epochs", record["trial"],
                 " + ".join(names), len(combined.train), epochs)
-    outcome = run_trial(
-        config, combined, spec.search.objective.metric, seed, lambda epoch, value: False, [],
-        build, lambda name, dist: params[name],
-    )
+    outcome = _train(spec, config, combined, record)
     if outcome.model is None:
         raise AutodlError(
             f"Retraining trial {record['trial']} failed: {outcome.reason}. Export without "
@@ -147,3 +144,19 @@ def refit(spec: Spec, data: Dataset, record: BestRecord, include_dev: bool) -> R
     test = evaluate_split(outcome.model, data.splits["test"], data.task, config["training"]["batch_size"])
     metrics.update({f"test_{k}": v for k, v in test.items()})
     return Refit(outcome.model, names, epochs, metrics)
+
+
+def replay(spec: Spec, data: Dataset, record: BestRecord) -> Any:
+    """The record's trial trained again as the search trained it: its configuration as sampled
+    (epochs and early stopping included) and its seed, on train, with dev as validation data, so
+    dev and test stay as held out as they were for the search."""
+    logger.info("rebuilding trial %s on train (%d examples) for up to %s epochs", record["trial"],
+                len(data.train), record["config"]["training"]["epochs"])
+    outcome = _train(spec, copy.deepcopy(record["config"]), data, record)
+    if outcome.model is None:
+        raise AutodlError(
+            f"Rebuilding trial {record['trial']} for the ensemble failed: {outcome.reason} (its "
+            "search run completed; training is not bit-for-bit repeatable). Export again, or a "
+            "smaller ensemble (export.ensemble, --ensemble)."
+        )
+    return outcome.model

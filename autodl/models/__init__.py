@@ -89,7 +89,7 @@ def builder(section: ModelSpec, base_dir: Path) -> ModelBuilder:
     if section.family != "custom":
         resources = resources_for(section, base_dir)
         return lambda cfg, data, suggest: build_builtin(cfg, data, suggest, **resources)
-    user_build = custom.load_builder(section.build, base_dir)
+    user = custom.load_hypermodel(section.build, base_dir)
 
     def build_custom(cfg: dict[str, Any], data: Dataset, suggest: Suggest | None) -> Built:
         if suggest is None:
@@ -97,6 +97,6 @@ def builder(section: ModelSpec, base_dir: Path) -> ModelBuilder:
                 "model.family custom: build(hp) samples its hyperparameters through a trial's "
                 "suggest function, but this model was built without one"
             )
-        return custom.build(user_build, suggest)
+        return custom.build(user, suggest, data.task if data is not None else None)
 
     return build_custom

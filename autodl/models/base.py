@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from autodl.data.dataset import Dataset
 from autodl.outcome import Suggest
@@ -24,16 +24,28 @@ class FineTune:
         return min(epochs, max(1, round(self.head_share * epochs)))
 
 
+class OwnFit(Protocol):
+    """A hypermodel's own training, in place of ``model.fit`` (``custom.HyperFit``)."""
+
+    def __call__(self, inputs: dict[str, Any], **options: Any) -> None: ...
+
+    def value(self, objective: str) -> float | None:
+        """The objective's value that ``fit`` returned, when it returned one instead of a History."""
+
+
 @dataclass
 class Built:
     """A model for one trial; ``params`` holds hyperparameters sampled while building it
     (a custom ``build(hp)``), ``compiled`` says the builder compiled it already, ``fine_tune``
-    how it trains in phases, and ``facts`` what building it measured (logged with the trial)."""
+    how it trains in phases, ``fit`` a hypermodel's own training (``custom.HyperFit``: called
+    with ``model.fit``'s inputs and keywords), and ``facts`` what building it measured (logged
+    with the trial)."""
 
     model: Any
     params: dict[str, Any] = field(default_factory=dict)
     compiled: bool = False
     fine_tune: FineTune | None = None
+    fit: OwnFit | None = None
     facts: dict[str, float] = field(default_factory=dict)
 
 

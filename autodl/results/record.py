@@ -73,7 +73,8 @@ def data_record(spec: Spec, data: Dataset) -> dict[str, Any]:
 
 
 def record_of(spec: Spec, data: Dataset, trial: FrozenTrial, metrics: dict[str, float]) -> BestRecord:
-    """The record of a best trial, from what the study stored of it."""
+    """The record of a best trial, from what the study stored of it; a cross-validated trial's
+    value is its folds' mean held-out score (``objective.cv_folds`` says over how many)."""
     return {
         "name": spec.name,
         "trial": trial.number,
@@ -81,6 +82,7 @@ def record_of(spec: Spec, data: Dataset, trial: FrozenTrial, metrics: dict[str, 
             "metric": spec.search.objective.metric,
             "direction": spec.search.objective.resolved_direction,
             "value": trial.value,
+            **({"cv_folds": spec.search.cv.folds} if spec.search.cv else {}),
         },
         "hyperparameters": trial.user_attrs["params"],
         "config": trial.user_attrs["config"],

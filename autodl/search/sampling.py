@@ -7,6 +7,7 @@ knows, and a condition on a fact not known (``autodl sample`` reads no data) hol
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,16 @@ def sample_config(spec: Spec, trial: optuna.trial.BaseTrial, facts: params.Facts
 
     ``facts`` are what the data tells (``data.kind``, ``data.task``); the spec's own are added.
     """
+    return configured(spec, lambda param: space.suggest(trial, param.name, param.value), facts)
+
+
+def default_config(spec: Spec, facts: params.Facts | None = None) -> Sample:
+    """The configuration with every active searched parameter at its default (``params.default_of``)."""
+    return configured(spec, params.default_of, facts)
+
+
+def configured(spec: Spec, choose: Callable[[params.Param], Any], facts: params.Facts | None) -> Sample:
+    """The configuration with each active searched parameter's value from ``choose``."""
     config: Config = {name: {} for name in spec.sections()}
     config["model"]["family"] = spec.model.family
     config["training"]["class_weight"] = spec.training.class_weight  # not searched, trained with
@@ -42,7 +53,7 @@ def sample_config(spec: Spec, trial: optuna.trial.BaseTrial, facts: params.Facts
     for param in spec.parameters():
         if params.applies(param, values, active, known):
             active.add(param.name)
-            value = space.suggest(trial, param.name, param.value) if param.searched else param.value
+            value = choose(param) if param.searched else param.value
         else:
             value = param.default
         values[param.name] = value

@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 from autodl.errors import StorageError
 from autodl.runtime.log import logger
 from autodl.runtime.stores import mask_url, storage_errors
+from autodl.search.sampling import default_config
 from autodl.search.study import make_storage, stored_study_names
 from autodl.spec import params, space
 from autodl.spec.document import Spec
@@ -56,25 +57,40 @@ def fit_space(spec: Spec, config: dict[str, Any]) -> Fitted:
 
 
 def recorded(spec: Spec, config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` (values fitting the space) as the parameters Optuna records."""
+    """``config`` (values fitting the space) as the parameters Optuna records; a custom
+    hypermodel's own parameters (not in the spec) as they are."""
     searched = spec.searched()
     found: dict[str, Any] = {}
     for name, value in config.items():
-        found.update(space.recorded(name, searched[name], value))
+        found.update(space.recorded(name, searched[name], value) if name in searched else {name: value})
     return found
 
 
+def defaults(spec: Spec, facts: params.Facts | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The default configuration, as a user writes it and as Optuna records it: the spec's searched
+    parameters that apply at their defaults, or a custom hypermodel's hp calls at their
+    ``default=`` values (its module imported and ``build(hp)`` called)."""
+    if spec.model.family == "custom":
+        from autodl.models import custom
+
+        hp = custom.defaults(custom.load_hypermodel(spec.model.build, spec.base_dir))
+        return {f"model.{k}": v for k, v in hp.values.items()}, hp.recorded()
+    searched = spec.searched()
+    written = {k: v for k, v in default_config(spec, facts).params.items() if k in searched}
+    return written, recorded(spec, written)
+
+
 def enqueue(study: optuna.Study, spec: Spec, configs: list[dict[str, Any]], source: str) -> int:
-    """Queue ``configs`` (already fitted to the space) to run first, as many as ``search.trials``
-    leaves room for; one the study already holds, queued or tried, is not queued again (a resumed
-    search). Returns how many were queued."""
+    """Queue ``configs`` (Optuna's recorded parameters, see ``recorded``) to run first, as many as
+    ``search.trials`` leaves room for; one the study already holds, queued or tried, is not queued
+    again (a resumed search). Returns how many were queued."""
     waiting = (TrialState.WAITING,)
     before = len(study.get_trials(deepcopy=False, states=waiting))
     room = spec.search.trials - len(study.get_trials(deepcopy=False))
     for config in configs:
         if len(study.get_trials(deepcopy=False, states=waiting)) - before >= room:
             break
-        study.enqueue_trial(recorded(spec, config), user_attrs={SOURCE_ATTR: source}, skip_if_exists=True)
+        study.enqueue_trial(config, user_attrs={SOURCE_ATTR: source}, skip_if_exists=True)
     queued = len(study.get_trials(deepcopy=False, states=waiting)) - before
     if queued:
         logger.info("queued %d configuration%s from %s to run first", queued, "s" * (queued != 1), source)

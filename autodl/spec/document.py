@@ -154,6 +154,8 @@ def _enqueue_problems(spec: Spec) -> list[str]:
     for i, config in enumerate(spec.search.enqueue):
         where = f"search.enqueue[{i}]"
         for name, value in config.items():
+            if spec.model.family == "custom" and name.startswith("model."):
+                continue  # a hypermodel's parameters are known once its build(hp) runs
             if name not in searched:
                 hint = difflib.get_close_matches(name, list(searched), n=1)
                 known = f"did you mean {hint[0]!r}?" if hint else (

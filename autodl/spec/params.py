@@ -49,6 +49,31 @@ def possible(value: Any, candidate: Any) -> bool:
     return bool(candidate == value)
 
 
+def default_of(param: Param) -> Any:
+    """The value a parameter takes when nothing is sampled (``autodl sample --defaults``, a queued
+    defaults trial): a fixed one as given; a searched one at the field's own default when its
+    distribution can take that, else in the middle of its range on its scale (geometric for
+    log scales), or a choice's first value."""
+    dist = param.value
+    if not param.searched:
+        return dist
+    if not isinstance(param.default, space.DISTRIBUTION_TYPES) and possible(dist, param.default):
+        return param.default
+    if isinstance(dist, space.Choice):
+        return dist.values[0]
+    if isinstance(dist, space.IntRange):
+        middle = (dist.low * dist.high) ** 0.5 if dist.log else (dist.low + dist.high) / 2
+        return min(dist.high, dist.low + round((middle - dist.low) / dist.step) * dist.step)
+    if dist.scale == "log":
+        return float(f"{(dist.low * dist.high) ** 0.5:.4g}")
+    if dist.scale == "inv_log":
+        return float(f"{1.0 - ((1.0 - dist.low) * (1.0 - dist.high)) ** 0.5:.6g}")
+    middle = (dist.low + dist.high) / 2
+    if dist.step:
+        middle = dist.low + round((middle - dist.low) / dist.step) * dist.step
+    return float(f"{middle:.10g}")
+
+
 def collect(sections: dict[str, Any]) -> dict[str, Param]:
     """Every hyperparameter of the sections, keyed ``section.field``, in declaration order."""
     found: dict[str, Param] = {}

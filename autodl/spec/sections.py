@@ -421,6 +421,14 @@ class ConstraintsSpec(Section):
         return {name: float(value) for name, value in self if value is not None}
 
 
+class CrossValidationSpec(Section):
+    """K-fold cross-validation of each trial, for small data where one dev split is too noisy to
+    choose by."""
+
+    folds: int = Field(default=5, ge=2, le=20, description="Folds of train + train-dev (stratified for "
+                       "classes, in time order for a series); a trial's value is the mean held-out score.")
+
+
 class SearchSpec(Section):
     """How trials are sampled, pruned, budgeted and stored."""
 
@@ -441,9 +449,19 @@ class SearchSpec(Section):
     objective: ObjectiveSpec = ObjectiveSpec()
     constraints: ConstraintsSpec = ConstraintsSpec()
     max_failed_trials: int = Field(default=5, ge=1, description="Stop after this many failed trials in a row.")
+    cv: CrossValidationSpec | None = Field(
+        default=None, description="Cross-validate each trial on folds of train + train-dev; its value is "
+        "the mean held-out score, pruning watches the first fold, and the saved model is refit on all "
+        "of train. Meant for tables of a few hundred rows.",
+    )
     enqueue: list[dict[str, Any]] = Field(
         default_factory=list, description="Configurations to try first, in order, each a mapping of "
         "searched hyperparameters (dotted names) to values; the ones left out are sampled.",
+    )
+    enqueue_defaults: bool = Field(
+        default=False, description="Try the default configuration first (before search.enqueue): every "
+        "searched parameter at its default, as `autodl sample --defaults` prints it; a custom "
+        "hypermodel's hp calls at their default= values.",
     )
     storage: str | None = Field(
         default=None, description="Optuna storage URL; default: optuna.db beside the MLflow store."
@@ -528,6 +546,11 @@ class ExportSpec(Section):
     registry: Union[bool, str] = Field(
         default=False, description="Register the export in the MLflow model registry: true under the "
         "spec's name, or under this name."
+    )
+    ensemble: int | None = Field(
+        default=None, ge=1, strict=True, description="Export the average of the predicted probabilities "
+        "(or values) of this many best feasible complete trials as one model (null or 1: the best "
+        "model alone).",
     )
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from autodl.models import build_builtin
 from autodl.models.base import Built, ModelBuilder
 from autodl.outcome import Config, EpochListener, PruneCheck, Suggest, TrialOutcome
 from autodl.runtime.backend import load_keras
+from autodl.runtime.log import logger
 from autodl.spec import metrics
 from autodl.trial.compile import compile_model
 from autodl.trial.measure import (
@@ -71,7 +72,10 @@ def train(built: Built, data: Dataset, config: Config, seed: int, watch: EpochWa
     epochs = config["training"]["epochs"]
     phased = built.fine_tune
     first = phased.head_epochs(epochs) if phased is not None else epochs
-    seconds = fit(built.model, data, config, seed, callbacks(watch, config, schedule=ours), 0, first)
+    seconds = fit(built, data, config, seed, callbacks(watch, config, schedule=ours), 0, first)
+    if built.fit is not None and watch.epochs == 0:
+        logger.warning("the hypermodel's fit(hp, model, ...) did not pass autodl's callbacks on to "
+                       "model.fit: this trial was neither pruned nor tracked epoch by epoch")
     if phased is None:
         return seconds
     head = watch.epochs
@@ -79,7 +83,7 @@ def train(built: Built, data: Dataset, config: Config, seed: int, watch: EpochWa
         phased.unfreeze()
         tuned = {**config, "optimizer": {**config["optimizer"], "learning_rate": phased.learning_rate}}
         compile_model(built.model, data.task, tuned, jit_compile)
-        seconds += fit(built.model, data, tuned, seed, callbacks(watch, tuned, schedule=True), head,
+        seconds += fit(built, data, tuned, seed, callbacks(watch, tuned, schedule=True), head,
                        head + epochs - first)
     built.facts.update(epochs_head=head, epochs_fine_tune=watch.epochs - head)
     return seconds
@@ -110,21 +114,22 @@ def dev_scores(model: Any, data: Dataset, batch_size: int) -> Callable[[], dict[
     }
 
 
-def fit(model: Any, data: Dataset, config: Config, seed: int, fit_callbacks: list[Any],
+def fit(built: Built, data: Dataset, config: Config, seed: int, fit_callbacks: list[Any],
         start: int, end: int) -> float:
     """Fit epochs ``start`` to ``end`` (0-based, end excluded) on train with dev as validation
-    data; return the seconds spent fitting."""
+    data, through the hypermodel's own ``fit`` when it has one; return the seconds spent fitting."""
     training = config["training"]
-    started = time.perf_counter()
-    model.fit(
-        **feed.fit_inputs(data.train, training["batch_size"], seed),
-        validation_data=feed.validation_data(data.splits["dev"], training["batch_size"]),
-        initial_epoch=start,
-        epochs=end,
-        callbacks=fit_callbacks,
-        verbose=0,
+    inputs = feed.fit_inputs(data.train, training["batch_size"], seed)
+    options = {
+        "validation_data": feed.validation_data(data.splits["dev"], training["batch_size"]),
+        "initial_epoch": start, "epochs": end, "callbacks": fit_callbacks, "verbose": 0,
         **fit_weights(training, data),
-    )
+    }
+    started = time.perf_counter()
+    if built.fit is None:
+        built.model.fit(**inputs, **options)
+    else:
+        built.fit(inputs, **options)
     return time.perf_counter() - started
 
 
@@ -149,7 +154,8 @@ def outcome_of(
         return outcome
     outcome.metrics = evaluate_splits(model, data, batch_size, predicted=ours)
     outcome.metrics.update(measure(model, data, batch_size, train_time_s))
-    outcome.value = outcome.metrics[objective]
+    returned = built.fit.value(objective) if built.fit is not None else None
+    outcome.value = outcome.metrics[objective] if returned is None else returned
     if not np.isfinite(outcome.value):
         outcome.state, outcome.reason = "failed", f"{objective} is {outcome.value}"
     else:

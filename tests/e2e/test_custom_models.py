@@ -78,14 +78,26 @@ def test_the_shipped_kerastuner_hypermodel_runs_unchanged(project: Path, runner:
         shutil.copy(REPO / "search_spaces" / name, project / name)
     spec = yaml.safe_load((project / "digits_custom.yaml").read_text())
     spec["training"]["epochs"] = 3
+    spec["search"]["enqueue"] = [{"model.dropout": True, "model.dropout_rate": 0.3}]
     (project / "digits_custom.yaml").write_text(yaml.safe_dump(spec))
     result = runner.invoke(app, ["search", str(project / "digits_custom.yaml"), "--trials", "3", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "model.learning_rate" in result.output and "model.units_0" in result.output
 
     record = json.loads((project / "best_model" / "digits-custom" / "best.json").read_text())
-    assert {"model.layers", "model.units_0", "model.dropout", "model.learning_rate"} <= set(record["hyperparameters"])
+    assert {"model.layers", "model.units_0", "model.dropout", "model.learning_rate", "model.batch_size",
+            "model.shuffle"} <= set(record["hyperparameters"])
     assert "optimizer.learning_rate" not in record["hyperparameters"]
+    assert ("model.dropout_rate" in record["hyperparameters"]) == record["hyperparameters"]["model.dropout"]
+
+    import optuna
+
+    trials = optuna.load_study(study_name="digits-custom", storage="sqlite:///mlruns/optuna.db").trials
+    assert trials[0].user_attrs["enqueued_from"] == "the defaults"
+    assert trials[0].params == {"model.layers": 1, "model.units_0": 32, "model.dropout": False,
+                                "model.learning_rate": 1e-3, "model.batch_size": 32, "model.shuffle": True}
+    assert trials[1].user_attrs["enqueued_from"] == "search.enqueue"
+    assert trials[1].params["model.dropout"] is True and trials[1].params["model.dropout_rate"] == 0.3
 
     import mlflow
 
@@ -94,6 +106,8 @@ def test_the_shipped_kerastuner_hypermodel_runs_unchanged(project: Path, runner:
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert len(children) == 3
     assert children["params.model.learning_rate"].notna().all()
+    assert children["params.model.batch_size"].isin(["16", "32", "64"]).all(), "fit()'s choices are logged"
+    assert (children["params.model.dropout_rate"].notna() == (children["params.model.dropout"] == "True")).all()
     assert set(children["tags.state"]) <= {"complete", "pruned"}
     import keras
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from autodl import models
 from autodl.cli import app
 from autodl.errors import SpecError, TrialFailed
-from autodl.models.custom import TrialHyperParameters, build, load_builder
+from autodl.models.custom import build, load_hypermodel
+from autodl.models.hyperparameters import TrialHyperParameters
 from autodl.outcome import TrialOutcome
 from autodl.search.loop import optimize
 from autodl.spec import space
@@ -36,7 +37,7 @@ def test_hp_calls_become_trial_parameters() -> None:
     act = hp.Choice("activation", ["relu", "tanh"])
     drop = hp.Boolean("dropout")
     fixed = hp.Fixed("classes", 10)
-    with hp.conditional_scope("activation", ["relu"]):
+    with hp.conditional_scope("activation", [act]):
         depth = hp.Int("depth", 1, 3, sampling="log")
     assert units in (32, 64, 96, 128) and 1e-4 <= rate <= 1e-2 and 0.9 <= beta <= 0.999
     assert act in ("relu", "tanh") and drop in (False, True) and fixed == 10 and 1 <= depth <= 3
@@ -54,10 +55,25 @@ def test_hp_calls_become_trial_parameters() -> None:
     [
         (lambda hp: hp.Int("n", 1, 8, sampling="reverse_log"),
          "hp.Int('n'): sampling='reverse_log' is not supported; use linear or log"),
+        (lambda hp: hp.Float("x", 0.1, 0.5, step=0.1, sampling="reverse_log"),
+         "hp.Float('x'): step=0.1 with sampling='reverse_log' is not supported; drop the step"),
+        (lambda hp: hp.Int("n", 0, 8, step=2, sampling="log"),
+         "hp.Int('n'): sampling='log' with step=2 needs min_value > 0 and step > 1 (the step multiplies), "
+         "but got min_value=0"),
+        (lambda hp: hp.Choice("c", [1, 2], default=3), "hp.Choice('c'): default=3 is not one of its values "
+         "(choice [1, 2])"),
+        (lambda hp: hp.Int("n", 1, 8, parent_name="kind", parent_values=["a"]),
+         "hp.Int('n'): its parent 'kind' is not defined yet; call hp for 'kind' before the parameters "
+         "that depend on it"),
+        (lambda hp: hp.get("units"), "hp.get('units'): no parameter 'units' is defined (defined: none yet)"),
+        (lambda hp: hp.Config, "hp.Config is a KerasTuner call autodl does not support; a hypermodel here "
+         "may use hp.Int, hp.Float, hp.Choice, hp.Boolean, hp.Fixed, hp.get, hp.is_active, "
+         "hp.conditional_scope, hp.values"),
         (lambda hp: hp.Float("x", 0.1, 2.0, sampling="reverse_log"),
          "hp.Float('x'): reverse_log samples 1 - x on a log scale and needs 0 <= min_value <= "
          "max_value < 1, but got [0.1, 2.0]"),
-        (lambda hp: hp.Float("x", 0.1, 2.0, sampling="cubic"), "hp.Float('x'): unknown sampling='cubic'"),
+        (lambda hp: hp.Float("x", 0.1, 2.0, sampling="cubic"),
+         "hp.Float('x'): unknown sampling='cubic'; use linear, log or reverse_log"),
     ],
 )
 def test_unsupported_hp_calls_fail_the_trial(call: Callable, message: str) -> None:
@@ -79,23 +95,23 @@ def test_load_builder_takes_functions_classes_and_instances(tmp_path: Path) -> N
         instance = Model()
         not_callable = 3
     """)
-    assert load_builder("builders_a:build", tmp_path)(None) == "from function"
-    assert load_builder("builders_a:Model", tmp_path)(None) == "from class"
-    assert load_builder("builders_a:instance", tmp_path)(None) == "from class"
+    assert load_hypermodel("builders_a:build", tmp_path).build(None) == "from function"
+    assert load_hypermodel("builders_a:Model", tmp_path).build(None) == "from class"
+    assert load_hypermodel("builders_a:instance", tmp_path).build(None) == "from class"
     with pytest.raises(SpecError) as caught:
-        load_builder("builders_a:not_callable", tmp_path)
+        load_hypermodel("builders_a:not_callable", tmp_path)
     assert str(caught.value) == (
         "model.build: builders_a:not_callable is neither a build(hp) function nor a HyperModel. "
         "Received: model.build='builders_a:not_callable'"
     )
     with pytest.raises(SpecError) as caught:
-        load_builder("builders_a:missing", tmp_path)
+        load_hypermodel("builders_a:missing", tmp_path)
     assert str(caught.value) == "model.build: builders_a has no 'missing'. Received: model.build='builders_a:missing'"
 
 
 def test_missing_module_is_a_spec_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
-        load_builder("no_such_module_xyz:build", tmp_path)
+        load_hypermodel("no_such_module_xyz:build", tmp_path)
     assert str(caught.value) == (
         "model.build: cannot import 'no_such_module_xyz' (No module named 'no_such_module_xyz'). "
         "Put no_such_module_xyz.py beside the spec file or install it. "
@@ -122,7 +138,7 @@ def test_an_error_while_importing_the_module_is_one_spec_error(
     name = f"broken_{request.node.callspec.id.replace('-', '_')}"
     (tmp_path / f"{name}.py").write_text(body)
     with pytest.raises(SpecError) as caught:
-        load_builder(f"{name}:build", tmp_path)
+        load_hypermodel(f"{name}:build", tmp_path)
     assert str(caught.value) == (
         f"model.build: importing {name} raised {error} (at {tmp_path / name}.py, line {line}). Fix "
         f"the module, then run the search again. Received: model.build='{name}:build'"
@@ -142,9 +158,9 @@ RAISING_BUILD = """
 
 def test_an_error_inside_build_fails_the_trial_naming_the_users_line(tmp_path: Path) -> None:
     write_module(tmp_path, "raising_build", RAISING_BUILD)
-    user_build = load_builder("raising_build:build", tmp_path)
+    user = load_hypermodel("raising_build:build", tmp_path)
     with pytest.raises(TrialFailed) as caught:
-        build(user_build, lambda name, dist: 4)
+        build(user, lambda name, dist: 4)
     assert str(caught.value) == (
         f"build(hp) raised ZeroDivisionError: division by zero (at {tmp_path / 'raising_build.py'}, line 3)"
     )

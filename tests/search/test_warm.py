@@ -49,7 +49,8 @@ def test_a_configuration_is_cut_to_the_space(write_spec: Any) -> None:
 def test_queued_configurations_run_first_and_are_not_queued_twice(write_spec: Any) -> None:
     spec = spec_of(write_spec)
     study = optuna.create_study()
-    configs = [{"model.units": 32, "optimizer.beta_1": 0.95}, {"model.units": 8}]
+    configs = [warm.recorded(spec, c) for c in ({"model.units": 32, "optimizer.beta_1": 0.95}, {"model.units": 8})]
+    assert configs[0] == {"model.units": 32, "1-optimizer.beta_1": pytest.approx(0.05)}
     assert warm.enqueue(study, spec, configs, "search.enqueue") == 2
     assert warm.enqueue(study, spec, configs, "search.enqueue") == 0
     assert warm.enqueue(study, spec, [{"model.units": 8, "model.dropout": 0.1}], "x") == 1
@@ -91,3 +92,17 @@ def test_the_spec_checks_each_queued_configuration(write_spec: Any) -> None:
         "  search.enqueue[1]: model.dropout cannot be 0.9 (it is float [0, 0.5] linear). "
         "Received: search.enqueue[1].model.dropout=0.9",
     ]
+
+
+def test_the_defaults_are_queued_as_optuna_records_them(write_spec: Any) -> None:
+    spec = spec_of(write_spec, search={"enqueue_defaults": True})
+    written, recorded = warm.defaults(spec)
+    assert written == {"model.units": 8, "model.dropout": 0.0, "model.activation": "relu",
+                       "optimizer.learning_rate": 0.003162, "optimizer.beta_1": 0.9}
+    assert recorded == {"model.units": 8, "model.dropout": 0.0, "model.activation": "relu",
+                        "optimizer.learning_rate": 0.003162, "1-optimizer.beta_1": pytest.approx(0.1)}
+    study = optuna.create_study()
+    assert warm.enqueue(study, spec, [recorded], "the defaults") == 1
+    trial = study.ask()
+    assert space.suggest(trial, "optimizer.beta_1", spec.searched()["optimizer.beta_1"]) == pytest.approx(0.9)
+    assert trial.user_attrs[warm.SOURCE_ATTR] == "the defaults"

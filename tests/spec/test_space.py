@@ -139,3 +139,23 @@ def test_distributions_survive_storage() -> None:
     for dist in (IntRange(1, 9, 2), FloatRange(1e-4, 1e-1, "log"), Choice(("a", 2, None)),
                  FloatRange(0.8, 0.99, "inv_log", when=(("optimizer.name", ("sgd",)),))):
         assert space.from_raw(space.as_raw(dist)) == dist
+
+
+@pytest.mark.parametrize(("value", "field_default", "expected"), [
+    (space.Choice(("b", "a")), "a", "a"),
+    (space.Choice(("b", "a")), "c", "b"),
+    (space.IntRange(1, 9), 0, 5),
+    (space.IntRange(16, 256, 16), None, 144),
+    (space.IntRange(1, 100, 1, True), None, 10),
+    (space.FloatRange(1e-4, 1e-2, "log"), 1.0, 0.001),
+    (space.FloatRange(0.9, 0.999, "inv_log"), 0.5, 0.99),
+    (space.FloatRange(0.0, 0.5, "linear", 0.2), None, 0.2),
+    (space.FloatRange(0.0, 0.5), 0.1, 0.1),
+    (7, 3, 7),
+])
+def test_a_parameters_default_is_the_fields_own_else_the_middle_on_its_scale(
+    value: object, field_default: object, expected: object
+) -> None:
+    from autodl.spec.params import Param, default_of
+
+    assert default_of(Param("x.y", value, (), field_default)) == pytest.approx(expected)
