@@ -91,3 +91,51 @@ def test_the_splits_predicted_in_one_call_score_as_each_alone(kind: str, fresh_k
              for key, value in evaluate_split(model, data.splits[name], data.task, 8).items()}
     assert together == pytest.approx(alone, rel=1e-5)
     assert {"train_loss", "train_dev_accuracy", "dev_f1", "dev_auc"} <= set(together)
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_scores_equal_scikit_learns(seed: int) -> None:
+    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+
+    from autodl.trial.measure import scores
+
+    rng = np.random.default_rng(seed)
+    classes = 3 + seed % 3
+    y = rng.integers(0, classes - (seed == 5), size=300)  # seed 5: the last class never occurs
+    counts = rng.integers(1, 5, size=(300, classes)).astype(float)
+    probabilities = counts / counts.sum(axis=1, keepdims=True)  # few distinct values: ties in ranks
+    probabilities[: 30 * (seed % 2)] = probabilities[0]  # more ties
+    found = scores("multiclass", y, probabilities)
+    chosen = probabilities.argmax(axis=1)
+    assert found["f1"] == pytest.approx(f1_score(y, chosen, average="macro", zero_division=0))
+    assert found["macro_f1"] == pytest.approx(
+        f1_score(y, chosen, labels=list(range(classes)), average="macro", zero_division=0))
+    assert found["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, chosen))
+    if seed == 5:
+        assert "auc" not in found
+    else:
+        assert found["auc"] == pytest.approx(roc_auc_score(y, probabilities, multi_class="ovr"))
+    binary = (y > 0).astype(int)
+    p = probabilities[:, 0:1]
+    found = scores("binary", binary, p)
+    labels = (p.reshape(-1) >= 0.5).astype(int)
+    assert found["f1"] == pytest.approx(f1_score(binary, labels, zero_division=0))
+    assert found["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(binary, labels))
+    assert found["macro_f1"] == pytest.approx(f1_score(binary, labels, labels=[0, 1], average="macro",
+                                                       zero_division=0))
+
+
+@pytest.mark.usefixtures("fresh_keras")
+@pytest.mark.parametrize("kind", ["image", "text"])
+def test_forward_gives_predicts_outputs_chunk_by_chunk(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autodl import models
+    from autodl.trial import measure
+    from tests.helpers import family_cfg, make_dataset
+
+    data = make_dataset(kind, "multiclass", n=40)
+    model = models.build_model(family_cfg("cnn" if kind == "image" else "rnn"), data)
+    monkeypatch.setattr(measure, "EAGER_CHUNK_ROWS", 7)  # 6 chunks of at most 7 rows
+    outputs = measure.forward(model, data.train.x, 4)
+    assert outputs.shape == (40, 3)
+    np.testing.assert_allclose(outputs, model.predict(data.train.x, batch_size=4, verbose=0), rtol=1e-5, atol=1e-6)
