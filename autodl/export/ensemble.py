@@ -37,7 +37,7 @@ from autodl.runtime.log import logger
 from autodl.runtime.stores import mask_url, study_storage
 from autodl.search.study import best_trial, complete_value, find_study
 from autodl.spec import Spec
-from autodl.trial.measure import from_outputs, measure, predict
+from autodl.trial.measure import from_outputs, measure, penalty, predict
 
 SCORED_SPLITS = ("dev", "test")
 PROBABILITY_SLACK = 1e-4
@@ -211,11 +211,6 @@ def check_probabilities(trial: int, task: str, outputs: np.ndarray) -> None:
             "averages probabilities (a sigmoid or softmax output layer). Export the best model "
             "alone (export.ensemble: 1)."
         )
-
-
-def penalty(model: Any) -> float:
-    """The model's weight penalties, which its loss includes (``trial.measure``)."""
-    return float(sum(float(np.asarray(p)) for p in model.losses))
 
 
 def scores(model: Any, data: Dataset, batch_size: int, extra_penalty: float = 0.0,

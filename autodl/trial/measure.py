@@ -118,6 +118,11 @@ def forward(model: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate([np.asarray(model(x[i:i + chunk], training=False)) for i in range(0, len(x), chunk)])
 
 
+def penalty(model: Any) -> float:
+    """The model's weight penalties (L1/L2), which Keras adds to its loss."""
+    return float(sum(float(np.asarray(p)) for p in model.losses))
+
+
 def keras_metrics(model: Any, task: str, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
     """What ``model.evaluate`` reports for autodl's compiled heads (``trial.compile``), from outputs
     already predicted: the mean loss plus the model's regularization penalties, and accuracy and
@@ -126,8 +131,7 @@ def keras_metrics(model: Any, task: str, y_true: np.ndarray, outputs: np.ndarray
     loss_fn = keras.losses.get(model.loss)
     y = y_true.reshape(outputs.shape[:1] + (-1,)) if task != "multiclass" else y_true
     per_example = np.asarray(loss_fn(y.astype("float32"), outputs))
-    penalty = float(sum(float(np.asarray(p)) for p in model.losses))
-    found = {"loss": float(per_example.mean()) + penalty}
+    found = {"loss": float(per_example.mean()) + penalty(model)}
     if task == "multiclass":
         found["accuracy"] = float(np.mean(outputs.argmax(axis=1) == y_true))
     elif task == "binary":

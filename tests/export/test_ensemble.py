@@ -23,6 +23,7 @@ from autodl.export import bundle, ensemble, formats, modelcard
 from autodl.export.retrain import Refit, load_best
 from autodl.runtime.backend import load_keras
 from autodl.spec.document import load_spec
+from autodl.trial import measure
 from tests.export.test_modelcard import manifest as card_manifest
 from tests.helpers import WORDS, minimal_spec, search_once
 
@@ -99,7 +100,7 @@ def test_combine_averages_the_members_outputs_and_saves_and_loads_as_keras(tmp_p
     expected = (a + b) / 2
     np.testing.assert_allclose(combined.predict(x, verbose=0), expected, atol=1e-6)
     assert combined.loss == "sparse_categorical_crossentropy"
-    assert ensemble.penalty(combined) == pytest.approx(ensemble.penalty(first) + ensemble.penalty(second))
+    assert measure.penalty(combined) == pytest.approx(measure.penalty(first) + measure.penalty(second))
     combined.save(tmp_path / "ensemble.keras")
     loaded = keras.saving.load_model(tmp_path / "ensemble.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-6)
