@@ -154,18 +154,24 @@ StorageOpt = Annotated[
     typer.Option(envvar="AUTODL_STORAGE", help="Optuna storage URL, e.g. postgresql://host/db."),
 ]
 SeedOpt = Annotated[Optional[int], typer.Option(help="Overrides the spec's seed.")]
+SetOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", metavar="KEY=VALUE", help="Change one spec field for this run, e.g. --set "
+                 "training.epochs=3 (VALUE as written in YAML; a relative path is relative to the spec "
+                 "file, as in it); repeat for more. The options above win over it."),
+]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")]
 
 
 def _load(
     spec: Path, data: str | None, trials: int | None, timeout: float | None,
-    tracking_uri: str | None, storage: str | None, seed: int | None,
+    tracking_uri: str | None, storage: str | None, seed: int | None, sets: list[str] | None,
 ) -> Any:
-    """The spec with the command line's overrides, its data source checked."""
+    """The spec with the command line's overrides (``--set`` first, the named options over it),
+    its data source checked."""
     from autodl.data.sources import command_line_source, resolve
-    from autodl.spec import load_spec
 
-    loaded = load_spec(spec).with_overrides(
+    loaded = _with_sets(spec, sets).with_overrides(
         **{
             "data.source": command_line_source(data) if data is not None else None,
             "search.trials": trials,
@@ -177,6 +183,15 @@ def _load(
     )
     resolve(loaded.data.source, loaded.base_dir)
     return loaded
+
+
+def _with_sets(spec: Path, sets: list[str] | None) -> Any:
+    """The spec file with its ``--set`` assignments applied and validated."""
+    from autodl.spec import load_spec
+    from autodl.spec.overrides import parse_assignments
+
+    loaded = load_spec(spec)
+    return loaded.with_overrides(**parse_assignments(sets)) if sets else loaded
 
 
 def _start(quiet: bool, verbose: bool, label: str | None = None) -> None:
@@ -194,6 +209,7 @@ def search(
     tracking_uri: TrackingOpt = None,
     storage: StorageOpt = None,
     seed: SeedOpt = None,
+    sets: SetOpt = None,
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes on this machine sharing the study (one GPU "
                           "each when there are GPUs, the CPU cores shared otherwise).")
@@ -211,7 +227,7 @@ def search(
 ) -> None:
     """Run (or resume) the search a spec describes, log it to MLflow, save the best model."""
     _start(quiet, verbose)
-    loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
+    loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed, sets)
     from autodl.pipeline import run_search
     from autodl.report.terminal import print_summary
     from autodl.search.workers import Workers
@@ -222,6 +238,7 @@ def search(
         command = [sys.executable, "-m", "autodl", "worker", str(spec)]
         command += [part for flag, value in given.items() if value is not None
                     for part in (flag, str(value))]
+        command += [part for item in sets or [] for part in ("--set", item)]
         command += ["--quiet"] * quiet + ["--verbose"] * verbose
         urls = {"AUTODL_STORAGE": storage, "AUTODL_TRACKING_URI": tracking_uri}
         pool = Workers(workers, command, {k: v for k, v in urls.items() if v is not None})
@@ -246,6 +263,7 @@ def worker(
     tracking_uri: TrackingOpt = None,
     storage: StorageOpt = None,
     seed: SeedOpt = None,
+    sets: SetOpt = None,
     label: Annotated[Optional[str], typer.Option(help="Prefix of this worker's log lines.")] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -253,7 +271,7 @@ def worker(
     """Join a search's study as one more worker (on this or another machine) and run trials
     until its budget is spent. Use the same spec, --storage and --tracking-uri as the search."""
     _start(quiet, verbose, label)
-    loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed)
+    loaded = _load(spec, data, trials, timeout, tracking_uri, storage, seed, sets)
     from autodl.pipeline import run_worker
     from autodl.report.terminal import shortfall_text
 
@@ -273,13 +291,14 @@ def diagnose(
     data: DataOpt = None,
     tracking_uri: TrackingOpt = None,
     storage: StorageOpt = None,
+    sets: SetOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Would more data help? Retrain the best configuration on growing shares of train, plot the
     learning curve, and redo the diagnosis with it."""
     _start(quiet, verbose)
-    loaded = _load(spec, data, None, None, tracking_uri, storage, None)
+    loaded = _load(spec, data, None, None, tracking_uri, storage, None, sets)
     from rich.markdown import Markdown
 
     from autodl.pipeline import run_diagnose
@@ -295,13 +314,12 @@ def diagnose(
 
 
 @app.command()
-def validate(spec: SpecArg) -> None:
+def validate(spec: SpecArg, sets: SetOpt = None) -> None:
     """Check a spec (fields, ranges, data location) without importing TensorFlow."""
     from autodl.data.sources import resolve
-    from autodl.spec import load_spec
     from autodl.spec.space import describe
 
-    loaded = load_spec(spec)
+    loaded = _with_sets(spec, sets)
     resolve(loaded.data.source, loaded.base_dir)
     searched = loaded.searched()
     custom = (
@@ -338,14 +356,14 @@ def sample(
         bool, typer.Option("--defaults", help="Print the default configuration instead (a custom "
                            "hypermodel's module is imported for it).")
     ] = False,
+    sets: SetOpt = None,
 ) -> None:
     """Print the configurations the search would try first, without training anything."""
     from autodl.report.terminal import print_samples
     from autodl.search.sampling import preview
     from autodl.search.warm import defaults as default_values
-    from autodl.spec import load_spec
 
-    loaded = load_spec(spec)
+    loaded = _with_sets(spec, sets)
     if defaults:
         found = default_values(loaded)[0]
         if not found:
@@ -515,11 +533,12 @@ def export(
     data: DataOpt = None,
     tracking_uri: TrackingOpt = None,
     storage: StorageOpt = None,
+    sets: SetOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Export the best model of a search: .keras, SavedModel, TFLite, ONNX, a model card, MLflow."""
     _start(quiet, False)
-    loaded = _load(spec, data, None, None, tracking_uri, storage, None).with_overrides(**{
+    loaded = _load(spec, data, None, None, tracking_uri, storage, None, sets).with_overrides(**{
         "export.retrain": True if include_dev else retrain,
         "export.include_dev": include_dev,
         "export.ensemble": ensemble,

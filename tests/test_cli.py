@@ -93,6 +93,51 @@ def test_search_override_is_validated(runner: CliRunner, write_spec: Callable[..
     assert "Invalid value for '--trials'" in result.output
 
 
+def test_set_changes_spec_fields_for_one_run(runner: CliRunner, write_spec: Callable[..., Path]) -> None:
+    spec = write_spec(minimal_spec())
+    result = runner.invoke(app, ["validate", str(spec), "--set", "search.strategy=tpe", "--set",
+                                 "search.trials=9", "--set", "model.filters={choice: [8, 16]}"])
+    assert result.exit_code == 0, result.output
+    assert "9 trials (tpe, pruner" in result.output
+    assert "model.filters: choice [8, 16]" in result.output
+    sampled = runner.invoke(app, ["sample", str(spec), "-n", "3", "--format", "csv", "--set",
+                                  "model.filters={choice: [8, 16]}"])
+    assert sampled.exit_code == 0, sampled.output
+    column = sampled.output.splitlines()[0].split(",").index("model.filters")
+    assert {row.split(",")[column] for row in sampled.output.splitlines()[1:]} <= {"8", "16"}
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("training.epochs", "--set takes KEY=VALUE, KEY a dotted spec path such as --set training.epochs=3. "
+                        "Received: --set 'training.epochs'"),
+    ("training..epochs=3", "Received: --set 'training..epochs=3'"),
+    ("training.epochs=", "--set training.epochs: give a value after '='"),
+    ("training.epochs=[1,", "--set training.epochs: the value is not valid YAML"),
+    ("name.first=x", "name.first: name is a value, not a section, so it has no field first. "
+                     "Received: name='tiny'"),
+    ("training.epochs=many", "training.epochs: expected an integer >= 1 or a distribution. "
+                             "Received: training.epochs='many'"),
+    ("training.epoch=3", "training.epoch"),
+])
+def test_a_bad_set_is_one_message_and_exit_2(
+    runner: CliRunner, write_spec: Callable[..., Path], item: str, message: str
+) -> None:
+    spec = write_spec(minimal_spec(name="tiny"))
+    for command in ("validate", "search", "sample"):
+        result = runner.invoke(app, [command, str(spec), "--set", item])
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(result.output.split()), result.output
+        assert "Traceback" not in result.output
+
+
+def test_named_options_win_over_set(write_spec: Callable[..., Path]) -> None:
+    from autodl import cli
+
+    spec = write_spec(minimal_spec())
+    loaded = cli._load(spec, None, 4, None, None, None, 7, ["search.trials=30", "seed=1", "training.epochs=2"])
+    assert (loaded.search.trials, loaded.seed, loaded.training.epochs) == (4, 7, 2)
+
+
 def test_unreachable_tracking_server_stops_before_training(
     runner: CliRunner, write_spec: Callable[..., Path], project: Path
 ) -> None:
@@ -373,12 +418,12 @@ def test_search_passes_urls_to_its_workers_in_the_environment(
     spec = write_spec({"name": "tiny", "data": {"source": "digits"}, "model": {"family": "cnn"}})
     url = "postgresql://user:secret@db/studies"
     result = runner.invoke(cli.app, ["search", str(spec), "--workers", "3", "--storage", url,
-                                     "--trials", "7", "--quiet"])
+                                     "--trials", "7", "--set", "training.epochs=2", "--quiet"])
     assert result.exit_code == 2 and "stop here" in result.output
     pool = seen["workers"]
     assert pool.count == 3
     assert pool.command == [sys.executable, "-m", "autodl", "worker", str(spec), "--trials", "7",
-                            "--quiet"]
+                            "--set", "training.epochs=2", "--quiet"]
     assert pool.env == {"AUTODL_STORAGE": url}
 
 

@@ -111,8 +111,12 @@ class Spec(Section):
                 continue
             node = data
             *parents, leaf = dotted.split(".")
-            for key in parents:
+            for depth, key in enumerate(parents):
                 node = node.setdefault(key, {})
+                if not isinstance(node, dict):
+                    above = ".".join(parents[: depth + 1])
+                    raise SpecError(f"{dotted}: {above} is a value, not a section, so it has no field "
+                                    f"{dotted[len(above) + 1:]}. Received: {above}={node!r}")
             node[leaf] = value
         return _validate(data, self._base_dir, self._text, "command line")
 
