@@ -1,8 +1,9 @@
-"""Samplers by ``search.strategy``: per-trial random (resumable and parallel-safe), TPE, and the
-grid, each seeded by the spec's seed."""
+"""Samplers by ``search.strategy``: per-trial random (resumable and parallel-safe), TPE, random
+then multivariate TPE (``auto``), and the grid, each seeded by the spec's seed."""
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,61 @@ class PerTrialRandomSampler(optuna.samplers.BaseSampler):
         )
 
 
+AUTO_RANDOM_TRIALS = 10
+"""``auto``: trials 0..9 are random search; TPE models the space from then on (Optuna's own
+``n_startup_trials`` default, below which TPE's density estimates have too few points)."""
+
+
+class AutoSampler(optuna.samplers.BaseSampler):
+    """Random search for the first ``random_trials`` trials, then multivariate TPE.
+
+    Which sampler serves a trial depends on its number alone, so a resumed or parallel search
+    hands the same trials to random search as an uninterrupted one (those first trials are exactly
+    ``strategy: random``'s). TPE samples the parameters jointly (``multivariate``), splits the space
+    by which parameters a trial had (``group``: conditional fields such as ``optimizer.momentum``),
+    and counts running trials as bad ones (``constant_liar``) so parallel workers spread out.
+    """
+
+    def __init__(self, seed: int, random_trials: int = AUTO_RANDOM_TRIALS) -> None:
+        self._random_trials = random_trials
+        self._random = PerTrialRandomSampler(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._tpe = optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=random_trials,
+            )
+
+    def _for(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
+        return self._random if trial.number < self._random_trials else self._tpe
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, optuna.distributions.BaseDistribution]:
+        return self._for(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._for(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: optuna.distributions.BaseDistribution,
+    ) -> Any:
+        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._for(trial).before_trial(study, trial)
+
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Any
+    ) -> None:
+        self._for(trial).after_trial(study, trial, state, values)
+
+
 class AskTellGridSampler(optuna.samplers.GridSampler):
     """Optuna's grid sampler without its ``study.stop()`` once the grid is used up, which only
     works inside ``Study.optimize``; the ask/tell loop checks ``is_exhausted`` itself."""
@@ -85,6 +141,7 @@ SAMPLERS: dict[str, SamplerFactory] = STRATEGIES.bind({
     "random": lambda spec: PerTrialRandomSampler(spec.seed),
     "coarse_to_fine": lambda spec: PerTrialRandomSampler(spec.seed),
     "tpe": lambda spec: optuna.samplers.TPESampler(seed=spec.seed),
+    "auto": lambda spec: AutoSampler(spec.seed),
     "grid": grid_sampler,
 })
 

@@ -65,7 +65,8 @@ def configured(spec: Spec, choose: Callable[[params.Param], Any], facts: params.
 def preview(spec: Spec, n: int) -> list[Sample]:
     """The first ``n`` configurations the spec's sampler gives, without training anything.
 
-    With ``strategy: random`` these are exactly trials 0..n-1 of a real search.
+    With ``strategy: random`` (and ``auto``, up to its first TPE trial) these are exactly trials
+    0..n-1 of a real search.
     """
     quiet_optuna()
     study = optuna.create_study(sampler=make_sampler(spec))

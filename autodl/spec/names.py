@@ -56,7 +56,7 @@ SCHEDULES: Registry[Schedule] = Registry("schedule", "optimizer.schedule", [
 ])
 
 STRATEGIES: Registry[Entry] = Registry("search strategy", "search.strategy", [
-    Entry("random"), Entry("tpe"), Entry("coarse_to_fine"), Entry("grid"),
+    Entry("auto"), Entry("random"), Entry("tpe"), Entry("coarse_to_fine"), Entry("grid"),
 ])
 
 PRUNERS: Registry[Entry] = Registry("pruner", "search.pruner.name", [

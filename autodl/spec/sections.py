@@ -373,7 +373,8 @@ class PrunerSpec(Section):
     """Which Optuna pruner stops hopeless trials, and when it may start."""
 
     name: PrunerName = "median"
-    warmup_epochs: int = Field(default=2, ge=0, description="Epochs each trial runs before it can be pruned.")
+    warmup_epochs: int = Field(default=1, ge=0, description="Epochs each trial runs before it can be pruned "
+                               "(the default measured by bench/pruning.py; see docs/pruning.md).")
     startup_trials: int = Field(default=5, ge=0, description="Trials that finish before pruning starts.")
     percentile: float = Field(default=25.0, gt=0, lt=100, description="For name: percentile.")
     wraps: WrappedPrunerName = Field(default="median", description="For name: patient: the pruner it asks once "
@@ -432,7 +433,8 @@ class CrossValidationSpec(Section):
 class SearchSpec(Section):
     """How trials are sampled, pruned, budgeted and stored."""
 
-    strategy: StrategyName = "random"
+    strategy: StrategyName = Field(default="auto", description="auto: random search for the first 10 trials, "
+                                   "then multivariate TPE; random, tpe, coarse_to_fine or grid.")
     trials: int = Field(default=20, ge=1, description="Total trials in the study (a resumed study counts "
                         "the ones it already has).")
     timeout: float | None = Field(default=None, gt=0, description="Seconds before no new trial starts.")

@@ -28,7 +28,7 @@ def test_every_shipped_spec_validates(path: Path) -> None:
 def test_minimal_spec_gets_good_practice_defaults(write_spec: Callable[..., Path]) -> None:
     spec = load_spec(write_spec(minimal_spec()))
     assert spec.optimizer.learning_rate == FloatRange(1e-4, 1e-1, "log")
-    assert spec.search.strategy == "random" and spec.search.pruner.name == "median"
+    assert spec.search.strategy == "auto" and spec.search.pruner.name == "median"
     assert spec.search.objective.resolved_direction == "maximize"
     assert spec.tracking.uri == "sqlite:///mlruns/mlflow.db"
     assert spec.data.split.fractions() == {"train": 0.7, "train_dev": 0.1, "dev": 0.1, "test": 0.1}
@@ -141,7 +141,7 @@ BAD_SPECS: list[tuple[str, dict | str, str]] = [
     ("zero trials", minimal_spec(search={"trials": 0}),
      "  search.trials: Input should be greater than or equal to 1. Received: search.trials=0"),
     ("unknown strategy", minimal_spec(search={"strategy": "grid_search"}),
-     "  search.strategy: Input should be 'random', 'tpe', 'coarse_to_fine' or 'grid'. "
+     "  search.strategy: Input should be 'auto', 'random', 'tpe', 'coarse_to_fine' or 'grid'. "
      "Received: search.strategy='grid_search'"),
     ("int step zero", minimal_spec(model={"family": "cnn", "filters": {"int": [8, 64], "step": 0}}),
      "  model.filters: step must be a positive integer, but got step=0. "
