@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPEC ?= search_spaces/digits_cnn.yaml
 
-.PHONY: install demo test test-fast lint ui clean bench
+.PHONY: install demo test test-fast lint ui clean bench bench-strategies
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# autodl's strategies against each other (README's "which strategy wins where"); about 20 minutes.
+bench-strategies: $(STAMP)
+	$(BIN)/python -m bench.search_efficiency --tools autodl,autodl_random,autodl_tpe,autodl_c2f
 
 clean:
 	rm -rf mlruns best_model .pytest_cache

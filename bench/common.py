@@ -228,7 +228,14 @@ def trial_records(trials: Sequence[Any]) -> list[Record]:
 
 
 def search_loop(spec: Spec) -> list[Record]:
-    """Run an autodl search in this process, in the working directory, and return its trials.
+    """Run an autodl search in this process, in the working directory, and return its trials
+    as records (see ``search_trials``)."""
+    return trial_records(search_trials(spec))
+
+
+def search_trials(spec: Spec) -> list[Any]:
+    """Run an autodl search in this process, in the working directory, and return its Optuna
+    trials (with each epoch's objective value as an intermediate value).
 
     These are the pipeline's own stages (``prepare``, tracking, ``optimize``) with MLflow tracking
     on, without the final test evaluation and export that ``autodl search`` adds once the search
@@ -243,7 +250,7 @@ def search_loop(spec: Spec) -> list[Record]:
     result = optimize(spec, run.study, run.objective, [run.tracker], run.save_best(), run.lock,
                       facts=run.data.facts())
     run.tracker.search_ended(SearchEnd("FINISHED", result.counts, result.stages))
-    return trial_records(result.study.get_trials(deepcopy=False))
+    return result.study.get_trials(deepcopy=False)
 
 
 def summarize(records: Sequence[Record], target: float | None = None) -> dict[str, float]:

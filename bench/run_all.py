@@ -32,7 +32,7 @@ from bench.common import (
     versions,
 )
 
-BENCHES = ("startup", "overhead", "memory", "pruning", "search_efficiency", "gpu")
+BENCHES = ("startup", "overhead", "memory", "pruning", "search_efficiency", "scaling", "gpu")
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 BLOCK_START = "<!-- figures: written by `make bench` (bench/run_all.py) -->"
 BLOCK_END = "<!-- end of figures -->"
