@@ -101,3 +101,27 @@ def test_the_width_applies_to_learned_embeddings_and_trainable_to_pretrained(
     pretrained_names = {name for sample in preview(pretrained, 4) for name in sample.params}
     assert "model.embedding_dim" in learned_names and "model.embeddings_trainable" not in learned_names
     assert "model.embeddings_trainable" in pretrained_names and "model.embedding_dim" not in pretrained_names
+
+
+def test_the_vectors_file_is_read_once_per_search_whatever_the_trials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autodl.models import embeddings
+
+    write_lines(tmp_path / "v.txt", "good 1 2", "bad -1 -2")
+    reads: list[Path] = []
+    real = embeddings.read_vectors
+
+    def counted(path: Path, shown: str):  # type: ignore[no-untyped-def]
+        reads.append(path)
+        return real(path, shown)
+
+    monkeypatch.setattr(embeddings, "read_vectors", counted)
+    given: list[object] = []
+    monkeypatch.setattr(models, "build_builtin", lambda cfg, data, suggest, **resources: given.append(
+        resources["vectors"]))
+    build = models.builder(RnnSpec(family="rnn", embeddings="v.txt"), tmp_path)
+    for _ in range(3):
+        build({"family": "rnn"}, None, None)  # type: ignore[arg-type]
+    assert reads == [tmp_path / "v.txt"]
+    assert len(given) == 3 and given[0] is given[1] is given[2]
