@@ -191,3 +191,41 @@ def test_learning_rate_follows_the_schedule() -> None:
     config = trial_config(epochs=3, learning_rate=0.1, schedule="exponential", decay_rate=0.5)
     outcome = run_trial(config, separable(), "dev_loss", 0, never, [])
     assert outcome.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
+
+
+def phased_builder(head_share: float, learning_rate: float, opened: list[bool]) -> Any:
+    """The small MLP of ``trial_config`` whose first layer is frozen until ``unfreeze``, trained
+    in two phases as a transfer model is."""
+    from autodl.models import build_builtin
+    from autodl.models.base import FineTune
+
+    def build(cfg: dict[str, Any], data: Dataset, suggest: Any) -> Any:
+        built = build_builtin(cfg, data, suggest)
+        frozen = next(layer for layer in built.model.layers if layer.weights)
+        frozen.trainable = False
+
+        def unfreeze() -> None:
+            frozen.trainable = True
+            opened.append(True)
+
+        built.fine_tune = FineTune(head_share=head_share, learning_rate=learning_rate, unfreeze=unfreeze)
+        return built
+
+    return build
+
+
+def test_a_phased_model_trains_its_head_then_fine_tunes_at_its_own_rate() -> None:
+    opened: list[bool] = []
+    outcome = run_trial(trial_config(epochs=4, learning_rate=0.01), separable(), "dev_accuracy", 0, never, [],
+                        build=phased_builder(0.5, 1e-4, opened))
+    assert outcome.state == "complete" and outcome.epochs == 4 and opened == [True]
+    assert outcome.history["learning_rate"] == pytest.approx([0.01, 0.01, 1e-4, 1e-4])
+    assert outcome.facts == {"epochs_head": 2, "epochs_fine_tune": 2}
+    assert all(len(values) == 4 for values in outcome.history.values())
+
+
+def test_a_phased_model_pruned_in_its_head_phase_never_unfreezes() -> None:
+    opened: list[bool] = []
+    outcome = run_trial(trial_config(epochs=4), separable(), "dev_accuracy", 0, lambda epoch, value: epoch == 1, [],
+                        build=phased_builder(0.5, 1e-4, opened))
+    assert outcome.state == "pruned" and outcome.pruned_epoch == 1 and opened == []
