@@ -33,11 +33,11 @@ from autodl.results.record import (
     INFO_FILE,
     MODEL_FILE,
     BestRecord,
+    best_with_model,
     candidate_dir,
     check_writable,
     folder_lock,
     read_record,
-    saved_model,
     updating,
 )
 from autodl.runtime import devices
@@ -180,7 +180,9 @@ def run_search(spec: Spec, quiet: bool = False, workers: Workers | None = None,
     """Run (or resume) the search a spec describes, finalize and save its best model.
 
     With ``workers``, that many worker processes run the trials (one GPU each when there are
-    GPUs) while this one follows the study, then finalizes. ``warm_start`` (a study name and its
+    GPUs) while this one follows the study, then finalizes. Either way, the search ends only once
+    no other process (``autodl worker``) runs a trial of the study, then concludes on the study's
+    best trial (unless interrupted: then at once). ``warm_start`` (a study name and its
     storage, default this spec's) queues that study's best configurations first, after the ones
     ``search.enqueue`` lists.
     """
@@ -233,29 +235,29 @@ def queue_first(run: Prepared, warm_start: tuple[str, str | None] | None) -> Non
 
 def _trials(run: Prepared, observers: list[SearchObserver], workers: Workers | None,
             quiet: bool) -> SearchResult:
-    """Run the trials here, or in worker processes that this process follows."""
+    """Run the trials here, or in worker processes that this process follows; either way until no
+    process (``autodl worker`` started apart too) runs a trial of the study, so that the search
+    concludes on the study's last trial."""
     if workers is not None:
-        return run_workers(run.spec, run.study, workers, interactive(quiet))
+        return run_workers(run.spec, run.study, workers, interactive(quiet), run.lock)
     return optimize(run.spec, run.study, run.objective, observers, run.save_best(), run.lock,
-                    facts=run.data.facts())
+                    facts=run.data.facts(), wait_for_others=True)
 
 
 def _conclude(run: Prepared, export: bool) -> tuple[BestRecord | None, Diagnosis | None]:
     """The end of a search, as one new version of the best-model folder: the study's best trial
-    now (another process may have found a better one) with its test score, diagnosis and error
-    analysis, the search's plots, and the export when the search finished. Staged under the
-    folder's lock and swapped in whole, so a process killed meanwhile leaves the previous folder."""
+    now (another process may have found a better one, and its model is waited for: see
+    ``best_with_model``) with its test score, diagnosis and error analysis, the search's plots,
+    and the export when the search finished. Staged under the folder's lock and swapped in whole,
+    so a process killed meanwhile leaves the previous folder."""
     spec, folder = run.spec, run.directory
-    with folder_lock(folder):
-        best = best_trial(run.study)
-        candidate = candidate_dir(folder)
-        fresh = best is not None and saved_model(candidate, best.number) is not None
-        with updating(folder, keep=(MODEL_FILE, INFO_FILE), source=candidate if fresh else folder) as stage:
+    with best_with_model(folder, run.study) as (best, source):
+        with updating(folder, keep=(MODEL_FILE, INFO_FILE), source=source) as stage:
             record, diagnosis = finalize(spec, run.data_for, stage, best) if best is not None else (None, None)
             search_plots(run.study, spec, stage / PLOTS_DIR)
             if record is not None and export:
                 after_search(spec, record, run.data_for(record["config"]), run.tracker.parent_run_id, stage)
-        shutil.rmtree(candidate, ignore_errors=True)
+        shutil.rmtree(candidate_dir(folder), ignore_errors=True)
     return record, diagnosis
 
 
@@ -291,7 +293,11 @@ def run_worker(spec: Spec, quiet: bool = False) -> SearchResult:
     """Join the study as one more worker: run trials until a budget is spent, or until
     ``runtime.trials_per_process`` trials (``autodl search`` then starts a fresh worker).
 
-    The search's finalizing (test evaluation, diagnosis) is left to ``autodl search``.
+    Each new best trial's model goes to the candidate folder; the search's conclusion (test
+    evaluation, diagnosis, export: the best-model folder) is left to ``autodl search``, which
+    waits for the trials workers run, so it concludes on the study's best trial when the last one
+    ends. Workers run without a search leave it to ``autodl search SPEC`` run after them: it finds
+    the budget spent and concludes.
     """
     run = prepare(spec)
     progress = SearchProgress(spec.search.objective.metric, False)

@@ -1,10 +1,12 @@
 """Shared fixtures: a temporary project folder, spec files in it, a CLI runner, no network, a fresh
-Keras session, and the PostgreSQL server when one answers. Plain helpers are in ``helpers.py``."""
+Keras session, the PostgreSQL server when one answers, and small file systems mounted for a test.
+Plain helpers are in ``helpers.py``."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,22 @@ def postgres() -> str:
     except Exception as exc:  # no server, no driver, refused
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {type(exc).__name__}")
     return POSTGRES_URL
+
+
+@pytest.fixture
+def mount() -> Iterator[Callable[[Path, str], None]]:
+    """``mount(folder, options)`` mounts a tmpfs there (``"size=1m,ro"``: read-only); every mount is
+    undone after the test. Skips where this machine does not let the tests mount (not root)."""
+    mounted: list[Path] = []
+
+    def mount_at(folder: Path, options: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({(done.stderr or done.stdout).strip()})")
+        mounted.append(folder)
+
+    yield mount_at
+    for folder in reversed(mounted):
+        subprocess.run(["umount", str(folder)], check=False)

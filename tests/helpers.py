@@ -467,3 +467,32 @@ def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+ONE_TRIAL = """
+import os, socket, sys, time
+import optuna
+study = optuna.load_study(study_name=sys.argv[1], storage=sys.argv[2])
+trial = study.ask()
+trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+time.sleep(float(sys.argv[3]))
+if sys.argv[4] == "finish":
+    study.tell(trial, 0.99)
+"""
+
+
+def trial_elsewhere(study: optuna.Study, storage: str, seconds: float, end: str) -> int:
+    """The number of a trial that another process of this machine (a stand-in ``autodl worker``)
+    runs for ``seconds``, then finishes (``end="finish"``, the study's best) or dies with (``"die"``,
+    the process reaped at once, as a shell reaps its jobs); returned once the trial runs."""
+    import subprocess
+    import sys
+    import threading
+
+    process = subprocess.Popen([sys.executable, "-c", ONE_TRIAL, study.study_name, storage, str(seconds), end])
+    threading.Thread(target=process.wait, daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not (running := study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))):
+        assert time.monotonic() < deadline, "the other process did not start its trial"
+        time.sleep(0.1)
+    return running[0].number

@@ -84,6 +84,11 @@ def _inputs(x: np.ndarray, path: Path) -> tuple[Kind, np.ndarray]:
             f"{path}: x has shape {x.shape}; expected (n, features) for tabular data, "
             "(n, time, features) for sequences or (n, height, width, channels) for images."
         )
+    if 0 in x.shape[1:]:  # nothing to learn from, and Keras's layers abort the process on it
+        raise DataError(
+            f"{path}: x has an empty axis (each example holds no values); save every example with at "
+            f"least one feature (time step, pixel, channel). Received: x.shape={x.shape}"
+        )
     return KINDS_BY_NDIM[x.ndim], x.astype("float32")
 
 

@@ -69,7 +69,7 @@ def load_hypermodel(target: str, base_dir: Path) -> UserModel:
     if isinstance(found, type):
         try:
             found = found()
-        except Exception as exc:  # the user's constructor can raise anything
+        except (Exception, SystemExit) as exc:  # the user's constructor can raise anything, sys.exit too
             raise SpecError(
                 f"model.build: {target}() raised {type(exc).__name__}: {first_line(exc)}; a HyperModel class "
                 "must be made with no arguments, else name an instance made in the module. "
@@ -86,12 +86,13 @@ def load_hypermodel(target: str, base_dir: Path) -> UserModel:
 
 def _import(module_name: str, target: str) -> ModuleType:
     """The user's module; a missing one, or any error its code raises while it is imported (a
-    syntax error, a bad name, a failing import), is one ``SpecError`` with the file and line."""
+    syntax error, a bad name, a failing import, ``sys.exit()``), is one ``SpecError`` with the file
+    and line."""
     try:
         found = importlib.util.find_spec(module_name)
     except ModuleNotFoundError as exc:
         found, missing = None, str(exc)
-    except Exception as exc:  # a parent package's own code failed
+    except (Exception, SystemExit) as exc:  # a parent package's own code failed
         raise SpecError(_import_failure(module_name, target, exc, None)) from None
     else:
         missing = f"No module named {module_name!r}"
@@ -102,11 +103,11 @@ def _import(module_name: str, target: str) -> ModuleType:
         )
     try:
         return importlib.import_module(module_name)
-    except Exception as exc:  # whatever the user's module raises at import
+    except (Exception, SystemExit) as exc:  # whatever the user's module raises at import, sys.exit too
         raise SpecError(_import_failure(module_name, target, exc, found.origin)) from None
 
 
-def _import_failure(module_name: str, target: str, exc: Exception, origin: str | None) -> str:
+def _import_failure(module_name: str, target: str, exc: BaseException, origin: str | None) -> str:
     """The message for a module that fails while it is imported: its error, file and line."""
     if isinstance(exc, SyntaxError):  # its location is the bad line, not a traceback frame
         where, message = f"{exc.filename}, line {exc.lineno}", exc.msg
@@ -127,18 +128,20 @@ def _location(exc: BaseException, source: str | None) -> str:
     return f"{frame.filename}, line {frame.lineno}"
 
 
-def _raised(what: str, exc: Exception, code: Callable[..., Any]) -> TrialFailed:
+def _raised(what: str, exc: BaseException, code: Callable[..., Any]) -> TrialFailed:
     """A trial failure for an error inside the user's ``build`` or ``fit``, with its file and line."""
     source = getattr(sys.modules.get(getattr(code, "__module__", "")), "__file__", None)
     return TrialFailed(f"{what} raised {type(exc).__name__}: {first_line(exc)} (at {_location(exc, source)})")
 
 
 def _called(what: str, code: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the user's ``build`` or ``fit``: whatever it raises, ``sys.exit()`` included, fails the
+    trial (with the user's file and line) and the search goes on; Ctrl-C still stops the search."""
     try:
         return code(*args, **kwargs)
     except TrialFailed:
         raise
-    except Exception as exc:  # the user's code can raise anything; the trial fails, the search goes on
+    except (Exception, SystemExit) as exc:  # the user's code can raise anything
         raise _raised(what, exc, code) from exc
 
 
@@ -247,7 +250,7 @@ def defaults(user: UserModel) -> DefaultHyperParameters:
     if user.fit is not None:
         try:
             user.fit(hp, _StandIn())
-        except Exception as exc:  # a fit that reads its data cannot run on the stand-in
+        except (Exception, SystemExit) as exc:  # a fit that reads its data cannot run on the stand-in
             logger.info("the defaults of fit(hp, model, ...) are not known: without data it raised %s: %s",
                         type(exc).__name__, first_line(exc))
     return hp

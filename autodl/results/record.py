@@ -7,23 +7,30 @@ model can be used without autodl. ``export/`` and ``plots/`` are written there b
 
 Several processes may search one spec in one folder at once, and any of them may be killed at
 any moment. So the folder is never written in place: each update builds a new version in a
-private staging folder beside it, under the folder's lock, and swaps it in whole. At every
-moment the files on disk belong to one trial, and a process killed while staging leaves the
-previous complete folder.
+private staging folder beside it, under the folder's lock, and swaps it in whole: in one atomic
+exchange of the two folders where the system can (Linux), else in two renames that a later
+process repairs if it was killed between them. At every moment the files on disk belong to one
+trial, and a process killed while staging leaves the previous complete folder.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import os
 import shutil
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypedDict
 
+import optuna
 from optuna.trial import FrozenTrial
 
 from autodl.data import DataFor, Dataset
@@ -32,6 +39,8 @@ from autodl.outcome import Config, TrialOutcome
 from autodl.runtime.log import logger
 from autodl.runtime.processes import alive
 from autodl.runtime.stores import file_lock
+from autodl.search.loop import POLL_S
+from autodl.search.study import best_trial, local_pid
 from autodl.spec import Spec
 
 MODEL_FILE = "model.keras"
@@ -167,7 +176,8 @@ def _owned(name: str, folder: Path, kind: str) -> int | None:
 
 def recover_folder(folder: Path) -> None:
     """Undo what a killed process left beside the folder: put back a folder it had moved aside
-    but not yet replaced, and remove its staging folders. Call it holding ``folder_lock``."""
+    but not yet replaced (the two-rename swap), and remove its staging folders (after an exchange
+    one holds the previous version). Call it holding ``folder_lock``."""
     parent = folder.parent
     if not parent.is_dir():
         return
@@ -189,6 +199,53 @@ def candidate_dir(folder: Path) -> Path:
     return folder.parent / f".{folder.name}.candidate"
 
 
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP)
+"""What ``renameat2`` answers where the kernel or the file system cannot exchange two paths."""
+
+
+@lru_cache(maxsize=1)
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's ``renameat2``, or ``None`` off Linux or in a C library without it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    call = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if call is None:
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one atomic step (``renameat2`` with ``RENAME_EXCHANGE``), so that
+    no moment finds either missing; ``False``, with nothing changed, where the system or the file
+    system cannot. Another failure is an ``OSError`` naming both paths."""
+    call = _renameat2()
+    if call is None:
+        return False
+    if call(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in UNSUPPORTED:
+        return False
+    raise OSError(code, os.strerror(code), str(first), None, str(second))
+
+
+def _swap_in(stage: Path, folder: Path, token: str) -> None:
+    """Make ``stage`` the folder: exchanged with the current one (then removed, as it holds the
+    previous version), or where that cannot be done, the current one moved aside first."""
+    if folder.exists() and exchange(stage, folder):
+        shutil.rmtree(stage, ignore_errors=True)
+        return
+    old = folder.parent / f".{folder.name}.old-{token}"
+    if folder.exists():
+        os.rename(folder, old)
+    os.rename(stage, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @contextmanager
 def updating(folder: Path, keep: tuple[str, ...] = (), source: Path | None = None) -> Iterator[Path]:
     """A private staging folder for the next version of ``folder``, swapped in whole when the block
@@ -206,13 +263,46 @@ def updating(folder: Path, keep: tuple[str, ...] = (), source: Path | None = Non
             elif entry.is_file():
                 shutil.copy2(entry, stage / name)
         yield stage
-        old = folder.parent / f".{folder.name}.old-{token}"
-        if folder.exists():
-            os.rename(folder, old)
-        os.rename(stage, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_in(stage, folder, token)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+SAVE_WAIT_S = 120.0
+"""How long after another process finished the best trial its model may still be on its way to
+the candidate folder (it is saved after the study is told, under the folder's lock)."""
+
+
+@contextmanager
+def best_with_model(folder: Path, study: optuna.Study) -> Iterator[tuple[FrozenTrial | None, Path]]:
+    """Hold the folder's lock with the study's best trial and the folder holding its model: the
+    candidate, else the best-model folder itself (which may then hold none: removed meanwhile, or
+    trained on another machine).
+
+    A process saves its new best trial's model after telling the study, so when another live
+    process of this machine finished the best trial less than ``SAVE_WAIT_S`` ago and neither
+    folder holds its model yet, the lock is let go until one does."""
+    told = False
+    while True:
+        with folder_lock(folder):
+            best = best_trial(study)
+            saved = next((f for f in (candidate_dir(folder), folder)
+                          if best is not None and saved_model(f, best.number) is not None), None)
+            if saved is not None or best is None or not _saving_elsewhere(best):
+                yield best, saved or folder
+                return
+        if not told:
+            logger.info("waiting for the process that ran trial %d, the best, to save its model", best.number)
+            told = True
+        time.sleep(POLL_S)
+
+
+def _saving_elsewhere(best: FrozenTrial) -> bool:
+    """Whether another live process of this machine finished ``best`` less than ``SAVE_WAIT_S`` ago."""
+    pid = local_pid(best)
+    if pid is None or pid == os.getpid() or not alive(pid) or best.datetime_complete is None:
+        return False
+    return (datetime.now() - best.datetime_complete).total_seconds() < SAVE_WAIT_S
 
 
 def write_record(folder: Path, record: BestRecord) -> None:

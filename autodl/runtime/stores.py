@@ -157,29 +157,30 @@ def storage_errors(url: str) -> Iterator[None]:
 
 
 def disk_trouble(reason: str) -> str | None:
-    """``"full"`` or ``"read-only"`` when an error's message says its disk is full or its file
-    cannot be written (SQLite, MLflow and the OS word it so), else ``None``."""
+    """``"full"`` when an error's message says its disk is full, ``"unwritable"`` when it says its
+    file or folder cannot be written (read-only, or no permission: SQLite, MLflow and the OS word
+    it so), else ``None``."""
     lowered = reason.lower()
     if "disk is full" in lowered or "no space" in lowered:
         return "full"
-    if "readonly" in lowered or "read-only" in lowered:
-        return "read-only"
+    if any(word in lowered for word in ("readonly", "read-only", "permission denied")):
+        return "unwritable"
     return None
 
 
 def storage_fix(url: str, reason: str) -> str:
-    """What to do about a storage error: for a SQLite file, its disk or its permissions; for a
-    server, the URL and the server."""
-    if sqlite_file(url) is None:
+    """What to do about a storage error: for a SQLite file, its disk or its permissions (naming the
+    file and its folder); for a server, the URL and the server."""
+    db = sqlite_file(url)
+    if db is None:
         return "Check the URL and that the database server is running."
     trouble = disk_trouble(reason)
     if trouble == "full":
         return "The disk holding the database file is full: free some space there."
-    if trouble == "read-only" or "unable to open" in reason.lower():
-        return ("Make the database file and its folder writable, or pass --storage with a SQLite "
-                "file in a writable folder.")
+    if trouble == "unwritable" or "unable to open" in reason.lower():
+        return (f"The database file {db} or its folder {db.parent}/ is not writable (read-only, or no "
+                "permission): make both writable, or pass --storage with a SQLite file in a writable folder.")
     return "Check the URL and that the file is a SQLite database."
-
 
 
 def _is_storage_failure(exc: BaseException) -> bool:

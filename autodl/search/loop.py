@@ -175,6 +175,8 @@ def stop_reason(spec: Spec, study: optuna.Study, started: float) -> str | None:
 
 Lock = Callable[[], AbstractContextManager[object]]
 NewBest = Callable[[FrozenTrial, TrialOutcome], None]
+POLL_S = 1.0
+"""How often a process that waits for others (the trials they run, a model they save) looks again."""
 
 
 class Interrupted(Exception):
@@ -197,17 +199,23 @@ class _Loop:
     ran: int = 0
     failures_in_row: int = 0
     gave_up: bool = False
+    running: frozenset[int] = frozenset()
+    waiting: bool = False
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
 
     def claim(self) -> tuple[optuna.Trial | None, str | None]:
         """The next trial, claimed under the study's lock, or why none may start; the last
-        ``search.max_failed_trials`` trials here all failing stops it while budget is left."""
+        ``search.max_failed_trials`` trials here all failing stops it while budget is left.
+
+        Trials that dead processes left running are failed and queued again first (``recover``):
+        their retries take their place in the budget. ``running`` keeps the trials live processes
+        run meanwhile."""
         if self.max_trials is not None and self.ran >= self.max_trials:
             return None, f"ran {self.ran} trial{'s' if self.ran != 1 else ''} in this process"
         with self.lock():
-            optuna.storages.fail_stale_trials(self.study)
+            self.running = recover(self.study)
             reason = stop_reason(self.spec, self.study, self.started)
             if reason is None and self.failures_in_row >= self.spec.search.max_failed_trials:
                 self.gave_up = True
@@ -217,6 +225,20 @@ class _Loop:
             trial = self.study.ask()
             trial.set_user_attr(WORKER_ATTR, worker_id())
         return trial, None
+
+    def wait(self, reason: str) -> str | None:
+        """Wait a moment for the trials other processes run (said once); ``None`` then, so that the
+        loop claims again, or ``"interrupted"`` on Ctrl-C. ``reason``: why no trial starts here."""
+        if not self.waiting:
+            numbers = sorted(self.running)
+            logger.info("%s; waiting for trial%s %s, which other processes are running", reason,
+                        "s" if len(numbers) > 1 else "", ", ".join(f"#{n}" for n in numbers))
+            self.waiting = True
+        try:
+            time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            return "interrupted"
+        return None
 
     def run_one(self, trial: optuna.Trial) -> TrialOutcome:
         """Sample the trial, tell the observers, train it; raises ``Interrupted`` on Ctrl-C.
@@ -294,6 +316,7 @@ def optimize(
     lock: Lock = nullcontext,
     max_trials: int | None = None,
     facts: params.Facts | None = None,
+    wait_for_others: bool = False,
 ) -> SearchResult:
     """Run trials until a budget is spent: ``search.trials`` trials in the study, the timeout,
     ``search.max_epochs`` epochs, or the whole grid.
@@ -308,11 +331,19 @@ def optimize(
     a row it stops (``gave_up``). A complete trial above a ``search.constraints`` limit is kept as
     infeasible and never becomes the best. Ctrl-C marks the running trial failed and returns with
     ``stop_reason == "interrupted"``.
+
+    ``wait_for_others`` (``autodl search``): once no trial may start here, wait until no other
+    process (an ``autodl worker``) runs a trial of the study, so that the search ends, and makes
+    its best-model folder, after the study's last trial. A trial lost meanwhile with its process
+    is queued again, and its retry runs here while budget is left.
     """
-    recover(study)
     loop = _Loop(spec, study, objective, observers, on_new_best, lock, max_trials, facts or {})
     while True:
         trial, reason = loop.claim()
+        if trial is None and wait_for_others and loop.running and reason is not None:
+            reason = loop.wait(reason)
+            if reason is None:
+                continue
         if trial is None:
             break
         try:

@@ -171,6 +171,13 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def local_pid(trial: FrozenTrial) -> int | None:
+    """The process id of the process on this machine that ran (or runs) ``trial``; ``None`` when
+    another machine did, or no worker is recorded."""
+    owner, _, pid = str(trial.user_attrs.get(WORKER_ATTR, "")).rpartition(":")
+    return int(pid) if owner == socket.gethostname() and pid.isdigit() else None
+
+
 def recover_orphans(study: optuna.Study) -> list[int]:
     """Fail the trials that a dead process on this machine left RUNNING, and queue them again.
 
@@ -179,14 +186,12 @@ def recover_orphans(study: optuna.Study) -> list[int]:
     parameters, so no finished trial is lost or run twice. Trials of live processes, and of other
     machines, are left alone.
     """
-    host = socket.gethostname()
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = str(trial.user_attrs.get(WORKER_ATTR, ""))
-        owner, _, pid = worker.rpartition(":")
-        if owner != host or not pid.isdigit() or alive(int(pid)):
+        pid = local_pid(trial)
+        if pid is None or alive(pid):
             continue
-        reason = f"the process running it ({worker}) died before it finished"
+        reason = f"the process running it ({trial.user_attrs[WORKER_ATTR]}) died before it finished"
         study.tell(trial.number, state=TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "retry_reason": reason})
         recovered.append(trial.number)

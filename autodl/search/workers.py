@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import optuna
@@ -16,12 +17,11 @@ import optuna
 from autodl.errors import AutodlError
 from autodl.runtime import devices
 from autodl.runtime.log import logger
-from autodl.search.loop import SearchEnd, SearchResult, SearchStart, stop_reason
+from autodl.search.loop import POLL_S, Lock, SearchEnd, SearchResult, SearchStart, stop_reason
 from autodl.search.progress import SearchProgress
-from autodl.search.study import finished_count
+from autodl.search.study import finished_count, recover
 from autodl.spec import Spec
 
-POLL_S = 1.0
 WORKER_ENDS = (0, 1, 130)
 """A worker's exit codes that are no error: done, done without a best trial (or gave up after
 ``search.max_failed_trials`` failures in a row), interrupted."""
@@ -37,12 +37,16 @@ class Workers:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def run_workers(spec: Spec, study: optuna.Study, workers: Workers, live: bool) -> SearchResult:
-    """Start the workers, show the study's progress until they all exit, and say why they stopped.
+def run_workers(spec: Spec, study: optuna.Study, workers: Workers, live: bool,
+                lock: Lock = nullcontext) -> SearchResult:
+    """Start the workers, show the study's progress until they all exit and no other process (an
+    ``autodl worker`` started apart) runs a trial of the study, and say why they stopped.
 
-    A worker that ends its share (``runtime.trials_per_process``) while budget is left is
-    replaced by a fresh process. Ctrl-C reaches the workers too (same process group): each fails
-    its running trial and exits, and the search ends as interrupted.
+    A worker that ended (its share, ``runtime.trials_per_process``, or its part of the budget)
+    while budget is left again is replaced by a fresh process: budget comes back when a trial is
+    lost with its process (failed and queued again, under the study's ``lock``). Ctrl-C reaches
+    the workers too (same process group): each fails its running trial and exits, and the search
+    ends as interrupted.
     """
     gpus = devices.visible_gpus()
     started = time.monotonic()
@@ -64,15 +68,24 @@ def run_workers(spec: Spec, study: optuna.Study, workers: Workers, live: bool) -
     interrupted = False
     progress = SearchProgress(spec.search.objective.metric, live)
     progress.search_started(SearchStart(spec.name, spec.text, {}, spec.search.trials, before))
-    recycle = spec.runtime.trials_per_process is not None
+    told = False
     try:
         while True:
             for i, process in enumerate(processes):
-                ended_share = recycle and process.poll() == 0
-                if ended_share and stop_reason(spec, study, started) is None:
+                if process.poll() == 0 and stop_reason(spec, study, started) is None:
                     processes[i] = start(i)
-            if all(p.poll() is not None for p in processes):
-                break
+            codes = [p.poll() for p in processes]
+            if None not in codes:
+                if not set(codes) <= {0, 1}:
+                    break
+                with lock():  # the trials of dead processes are failed and queued again first
+                    running = recover(study)
+                if not running and (0 not in codes or stop_reason(spec, study, started) is not None):
+                    break
+                if running and not told:
+                    logger.info("the workers ended; waiting for trial%s %s, which other processes are running",
+                                "s" if len(running) > 1 else "", ", ".join(f"#{n}" for n in sorted(running)))
+                    told = True
             progress.show_done(finished_count(study))
             time.sleep(POLL_S)
     except KeyboardInterrupt:

@@ -8,10 +8,11 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from autodl.errors import TrackingError, first_line
-from autodl.runtime.stores import absolute, disk_trouble, mask_url, prepare_sqlite, sqlite_lock
+from autodl.runtime.stores import absolute, disk_trouble, mask_url, prepare_sqlite, sqlite_file, sqlite_lock
 
 
 def prepare_mlflow(uri: str) -> str:
@@ -39,14 +40,28 @@ def unreachable(uri: str, exc: BaseException, doing: str, fix: str) -> TrackingE
     return TrackingError(f"Cannot {doing} {mask_url(uri)}: {mask_url(first_line(exc))}. {fix}")
 
 
-def tracking_fix(reason: str) -> str:
-    """What to do about a tracking store that failed with ``reason``."""
+def tracking_fix(reason: str, uri: str) -> str:
+    """What to do about the tracking store at ``uri`` that failed with ``reason``; a local store
+    that cannot be written (read-only, or no permission) is named by its folder."""
     trouble = disk_trouble(reason)
     if trouble == "full":
         return "Free some disk space where the store lives"
-    if trouble == "read-only":
-        return "Make the store's folder writable"
+    if trouble == "unwritable":
+        folder = store_folder(uri)
+        where = f"The store's folder {folder}/" if folder is not None else "The store's folder"
+        return f"{where} is not writable (read-only, or no permission): make it writable"
     return "Start the server, fix tracking.uri / --tracking-uri"
+
+
+def store_folder(uri: str) -> Path | None:
+    """The folder of a local MLflow store (an SQLite file's folder, a ``file:`` or plain path);
+    ``None`` for a server."""
+    db = sqlite_file(uri)
+    if db is not None:
+        return db.parent
+    if uri.startswith("file:"):
+        return Path(uri.removeprefix("file:").removeprefix("//"))
+    return Path(uri) if uri and "://" not in uri else None
 
 
 def connected_client(uri: str) -> Any:
@@ -59,7 +74,7 @@ def connected_client(uri: str) -> Any:
     except Exception as exc:  # connection, auth and database errors all land here
         raise unreachable(
             uri, exc, "reach the MLflow tracking store",
-            f"{tracking_fix(first_line(exc))}, or set tracking.enabled: false.",
+            f"{tracking_fix(first_line(exc), uri)}, or set tracking.enabled: false.",
         ) from None
     return client
 
@@ -92,6 +107,6 @@ def tracking_failures(uri: str) -> Iterator[None]:
             raise
         raise unreachable(
             uri, cause, "log the search to the MLflow tracking store",
-            f"{tracking_fix(first_line(cause))}, or set tracking.enabled: false; the study keeps "
+            f"{tracking_fix(first_line(cause), uri)}, or set tracking.enabled: false; the study keeps "
             "every finished trial, so the same command resumes the search.",
         ) from None

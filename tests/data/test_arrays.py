@@ -136,6 +136,19 @@ def test_unsupported_rank_of_x(tmp_path: Path, shape: tuple[int, ...]) -> None:
     )
 
 
+@pytest.mark.parametrize("shape", [(5, 0), (5, 0, 3), (5, 8, 8, 0)], ids=["no-columns", "no-steps", "no-channels"])
+def test_an_x_whose_examples_hold_no_values_is_refused(tmp_path: Path, shape: tuple[int, ...]) -> None:
+    """Such arrays would reach the first trial, where Keras aborts the whole process (oneDNN) or
+    fails every trial."""
+    path = save(tmp_path / "d.npz", x=np.zeros(shape), y=np.zeros(shape[0]))
+    with pytest.raises(DataError) as info:
+        read_npz(path)
+    assert str(info.value) == (
+        f"{path}: x has an empty axis (each example holds no values); save every example with at least one "
+        f"feature (time step, pixel, channel). Received: x.shape={shape}"
+    )
+
+
 def test_multi_column_y(tmp_path: Path) -> None:
     path = save(tmp_path / "d.npz", x=np.zeros((3, 2)), y=np.zeros((3, 2)))
     with pytest.raises(DataError) as info:

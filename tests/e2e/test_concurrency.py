@@ -1,8 +1,9 @@
 """Several processes on one spec in one folder, and a process killed at the end of a search: the
-best-model folder always belongs to one trial, and nothing finished is lost.
+best-model folder always belongs to one trial, the study's best when the last process ends, and
+nothing finished is lost.
 
-Each run is a real `autodl search` process on the digits MLP (2 epochs, tracking off), so the
-two searches really overlap and the kill really lands during the export.
+Each run is a real `autodl search` (or `autodl worker`) process on the digits MLP (2 epochs,
+tracking off), so the processes really overlap and the kill really lands during the export.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import optuna
 import pytest
 import yaml
 
-from tests.helpers import REPO
+from tests.helpers import REPO, digits_csv, write_module
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +39,9 @@ def write_spec(folder: Path, trials: int) -> Path:
     return path
 
 
-def start(spec: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "autodl", "search", str(spec), "--quiet", *args],
-                            cwd=spec.parent, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+def start(spec: Path, *args: str, command: str = "search", **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "autodl", command, str(spec), "--quiet", *args],
+                            cwd=spec.parent, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -101,3 +102,67 @@ def test_a_kill_during_the_export_leaves_the_previous_folder_and_a_rerun_complet
     assert len(study.trials) == 4, "the rerun trained no new trial"
     assert "(0 run now)" in output
     assert consistent_trial(tmp_path) == study.best_trial.number
+
+
+ROLES = """
+    import os
+    import time
+    from pathlib import Path
+
+    import keras
+    import optuna
+
+    def until(done, what):
+        deadline = time.monotonic() + 120  # a loaded machine starts a process slowly
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(what)
+            time.sleep(0.2)
+
+    def build(hp):
+        units = hp.Int("units", 16, 32)
+        started = Path("worker-started")
+        if os.environ["ROLE"] == "worker":
+            started.touch()
+            study = optuna.load_study(study_name=os.environ["STUDY"], storage=os.environ["STORAGE"])
+            until(lambda: any(t.state.is_finished() for t in study.trials), "the search's trial")
+            time.sleep(3)  # the search has reached its budget meanwhile
+            rate = 0.01
+        else:
+            Path("search-started").touch()
+            until(started.exists, "the worker's trial")
+            rate = 1e-7
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(units, activation="relu"),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+"""
+
+
+def test_a_worker_that_finishes_the_best_trial_last_leaves_it_in_the_best_model_folder(tmp_path: Path) -> None:
+    """`autodl search` and an `autodl worker` started apart, one trial each: the search's trial
+    (which barely learns) waits for the worker to claim its own, and the worker's (the study's
+    best) ends after the search has reached its budget."""
+    write_module(tmp_path, "roles", ROLES)
+    digits_csv(tmp_path / "digits.csv")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": NAME, "seed": 0, "data": {"source": "digits.csv"},
+        "model": {"family": "custom", "build": "roles:build"},
+        "training": {"epochs": 1}, "search": {"trials": 2, "pruner": {"name": "none"}},
+        "tracking": {"enabled": False}, "diagnostics": {"baselines": False}, "export": {"formats": ["keras"]},
+    }, sort_keys=False))
+    roles = {"STUDY": NAME, "STORAGE": f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}"}
+    searching = start(spec, ROLE="search", **roles)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "search-started").exists():  # its trial runs: the worker gets the other
+        assert time.monotonic() < deadline and searching.poll() is None, searching.communicate()[0]
+        time.sleep(0.2)
+    working = start(spec, command="worker", ROLE="worker", **roles)
+    outputs = [p.communicate(timeout=300)[0] for p in (searching, working)]
+    assert [searching.returncode, working.returncode] == [0, 0], "\n".join(outputs)
+    study = study_of(tmp_path)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert study.best_trial.number == 1, "the worker's trial learns, the search's barely"
+    assert consistent_trial(tmp_path) == 1

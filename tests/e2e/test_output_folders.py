@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -20,24 +19,6 @@ import yaml
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def mount(tmp_path: Path) -> Iterator[object]:
-    """``mount(folder, options)`` mounts a tmpfs there; every mount is undone after the test."""
-    mounted: list[Path] = []
-
-    def mount_at(folder: Path, options: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({(done.stderr or done.stdout).strip()})")
-        mounted.append(folder)
-
-    yield mount_at
-    for folder in reversed(mounted):
-        subprocess.run(["umount", str(folder)], check=False)
 
 
 def spec_in(folder: Path, trials: int, tracking: bool = False) -> Path:

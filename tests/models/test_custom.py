@@ -129,8 +129,9 @@ def test_missing_module_is_a_spec_error(tmp_path: Path) -> None:
         ("import os\nimport no_such_package_xyz\n", "ModuleNotFoundError: No module named "
          "'no_such_package_xyz'", 2),
         ("def build(hp):\n  return 1\n    x = 2\n", "IndentationError: unexpected indent", 3),
+        ("import sys\n\nsys.exit('bye')\n", "SystemExit: bye", 3),
     ],
-    ids=["syntax", "zero-division", "name", "missing-import", "indentation"],
+    ids=["syntax", "zero-division", "name", "missing-import", "indentation", "sys-exit"],
 )
 def test_an_error_while_importing_the_module_is_one_spec_error(
     tmp_path: Path, body: str, error: str, line: int, request: pytest.FixtureRequest
@@ -156,15 +157,47 @@ RAISING_BUILD = """
 """
 
 
-def test_an_error_inside_build_fails_the_trial_naming_the_users_line(tmp_path: Path) -> None:
-    write_module(tmp_path, "raising_build", RAISING_BUILD)
-    user = load_hypermodel("raising_build:build", tmp_path)
+EXITING_BUILD = """
+    import sys
+
+    def build(hp):
+        hp.Int("units", 4, 8)
+        sys.exit(4)
+"""
+
+
+@pytest.mark.parametrize(("body", "error", "line"), [
+    (RAISING_BUILD, ZeroDivisionError("division by zero"), 3),
+    (EXITING_BUILD, SystemExit(4), 6),  # not an Exception: it would end the whole search
+], ids=["zero-division", "sys-exit"])
+def test_an_error_inside_build_fails_the_trial_naming_the_users_line(
+    tmp_path: Path, body: str, error: BaseException, line: int, request: pytest.FixtureRequest
+) -> None:
+    name = f"raising_{request.node.callspec.id.replace('-', '_')}"
+    write_module(tmp_path, name, body)
+    user = load_hypermodel(f"{name}:build", tmp_path)
     with pytest.raises(TrialFailed) as caught:
         build(user, lambda name, dist: 4)
     assert str(caught.value) == (
-        f"build(hp) raised ZeroDivisionError: division by zero (at {tmp_path / 'raising_build.py'}, line 3)"
+        f"build(hp) raised {type(error).__name__}: {error} (at {tmp_path / name}.py, line {line})"
     )
-    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    assert type(caught.value.__cause__) is type(error)
+
+
+def test_a_hypermodel_class_whose_constructor_exits_is_one_spec_error(tmp_path: Path) -> None:
+    write_module(tmp_path, "exiting_class", """
+        import sys
+
+        class Model:
+            def __init__(self):
+                sys.exit("needs arguments")
+
+            def build(self, hp):
+                return None
+    """)
+    with pytest.raises(SpecError) as caught:
+        load_hypermodel("exiting_class:Model", tmp_path)
+    assert str(caught.value).startswith("model.build: exiting_class:Model() raised SystemExit: needs arguments;")
 
 
 def test_the_search_goes_on_past_failing_builds_with_their_reason(write_spec: Any, tmp_path: Path) -> None:

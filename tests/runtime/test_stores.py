@@ -54,15 +54,18 @@ def test_sqlite_urls_are_made_absolute(project: Path) -> None:
     assert absolute("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
 
 
+UNWRITABLE = ("The database file mlruns/optuna.db or its folder mlruns/ is not writable (read-only, or no "
+              "permission): make both writable, or pass --storage with a SQLite file in a writable folder.")
+
+
 @pytest.mark.parametrize(
     ("url", "reason", "fix"),
     [
         ("sqlite:///mlruns/optuna.db", "(sqlite3.OperationalError) database or disk is full",
          "The disk holding the database file is full: free some space there."),
-        ("sqlite:///mlruns/optuna.db", "[Errno 30] Read-only file system: 'mlruns/optuna.db.lock'",
-         "Make the database file and its folder writable, or pass --storage with a SQLite file in a writable folder."),
-        ("sqlite:///mlruns/optuna.db", "(sqlite3.OperationalError) attempt to write a readonly database",
-         "Make the database file and its folder writable, or pass --storage with a SQLite file in a writable folder."),
+        ("sqlite:///mlruns/optuna.db", "[Errno 30] Read-only file system: 'mlruns/optuna.db.lock'", UNWRITABLE),
+        ("sqlite:///mlruns/optuna.db", "(sqlite3.OperationalError) attempt to write a readonly database", UNWRITABLE),
+        ("sqlite:///mlruns/optuna.db", "[Errno 13] Permission denied: 'mlruns/optuna.db.lock'", UNWRITABLE),
         ("sqlite:///mlruns/optuna.db", "file is not a database",
          "Check the URL and that the file is a SQLite database."),
         ("postgresql://u:p@h/db", "connection refused", "Check the URL and that the database server is running."),

@@ -1,10 +1,11 @@
 """The ask/tell loop with fake objectives: budgets and stop reasons, resume, failures, Ctrl-C,
-constraints, and processes sharing one study (on PostgreSQL too, skipped when no server answers).
-No network trains."""
+constraints, and processes sharing one study (on PostgreSQL too, skipped when no server answers;
+a search waiting for the trials others run). No network trains."""
 
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ import optuna
 from autodl.outcome import TrialOutcome
 from autodl.search.loop import optimize
 from autodl.search.sampling import trial_seed
-from autodl.search.study import Failures, open_study
+from autodl.search.study import Failures, open_study, worker_id
 from autodl.spec.document import load_spec
 from tests.helpers import (
     SMALL_GRID,
@@ -25,6 +26,7 @@ from tests.helpers import (
     make_spec,
     minimal_spec,
     new_study,
+    trial_elsewhere,
     worker_process,
 )
 
@@ -64,8 +66,6 @@ def test_resume_counts_the_trials_already_finished(write_spec, tmp_path) -> None
 
 
 def test_a_trial_lost_with_its_process_does_not_count_against_the_budget(write_spec, tmp_path) -> None:
-    import socket
-
     spec = make_spec(write_spec, pruner={"name": "none"})
     study = new_study(spec, tmp_path)
     optimize(spec.with_overrides(**{"search.trials": 2}), study, curve_objective(by_filters), [],
@@ -80,6 +80,39 @@ def test_a_trial_lost_with_its_process_does_not_count_against_the_budget(write_s
     assert result.study.trials[lost.number].state == optuna.trial.TrialState.FAIL
     assert [t.user_attrs.get("retry_of") for t in result.study.trials].count(lost.number) == 1
     assert result.ran == 4
+
+
+def test_a_trial_lost_with_its_process_does_not_count_against_max_epochs(write_spec, tmp_path) -> None:
+    spec = make_spec(write_spec, trials=20, max_epochs=18, pruner={"name": "none"})
+    study = new_study(spec, tmp_path)
+    lost = study.ask()
+    lost.set_user_attr("worker", f"{socket.gethostname()}:{dead_pid()}")
+    result = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None)
+    assert (result.stop_reason, result.ran) == ("spent the budget of 18 epochs (18 trained)", 3)
+    assert study.trials[lost.number].state == optuna.trial.TrialState.FAIL
+
+
+def test_a_search_that_waits_ends_after_the_trials_other_processes_run(write_spec, tmp_path) -> None:
+    """``autodl search`` with an ``autodl worker`` started apart: the search's end (and its
+    best-model folder) must come after the worker's last trial."""
+    spec = make_spec(write_spec, trials=3, pruner={"name": "none"})
+    study = new_study(spec, tmp_path)
+    other = trial_elsewhere(study, f"sqlite:///{tmp_path / 'study.db'}", 3, "finish")
+    result = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None, wait_for_others=True)
+    assert (result.stop_reason, result.ran) == ("reached 3 trials", 2)
+    assert study.trials[other].state == optuna.trial.TrialState.COMPLETE, "ended while another process ran a trial"
+    assert result.best is not None and result.best.number == other
+
+
+def test_a_waiting_search_runs_the_retry_of_a_trial_lost_with_its_process(write_spec, tmp_path) -> None:
+    spec = make_spec(write_spec, trials=3, pruner={"name": "none"})
+    study = new_study(spec, tmp_path)
+    lost = trial_elsewhere(study, f"sqlite:///{tmp_path / 'study.db'}", 2, "die")
+    result = optimize(spec, study, curve_objective(by_filters), [], lambda t, o: None, wait_for_others=True)
+    assert (result.stop_reason, result.ran) == ("reached 3 trials", 3)
+    assert study.trials[lost].state == optuna.trial.TrialState.FAIL
+    [retry] = [t for t in study.trials if t.user_attrs.get("retry_of") == lost]
+    assert retry.state == optuna.trial.TrialState.COMPLETE and retry.user_attrs["worker"] == worker_id()
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(write_spec, tmp_path) -> None:

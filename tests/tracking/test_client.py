@@ -64,13 +64,22 @@ def test_an_mlflow_error_of_autodls_own_making_stays_a_bug() -> None:
         raise ValueError("a bug") from OSError("not the reason")
 
 
+UNWRITABLE = "is not writable (read-only, or no permission): make it writable"
+
+
 @pytest.mark.parametrize(
-    ("reason", "fix"),
-    [("(sqlite3.OperationalError) database or disk is full", "Free some disk space where the store lives"),
-     ("attempt to write a readonly database", "Make the store's folder writable"),
-     ("Connection refused", "Start the server, fix tracking.uri / --tracking-uri")],
+    ("reason", "uri", "fix"),
+    [("(sqlite3.OperationalError) database or disk is full", "sqlite:///mlruns/mlflow.db",
+      "Free some disk space where the store lives"),
+     ("attempt to write a readonly database", "sqlite:///mlruns/mlflow.db", f"The store's folder mlruns/ {UNWRITABLE}"),
+     ("[Errno 13] Permission denied: 'mlruns/mlflow.db.lock'", "sqlite:///mlruns/mlflow.db",
+      f"The store's folder mlruns/ {UNWRITABLE}"),
+     ("[Errno 13] Permission denied: '/srv/runs/0'", "file:///srv/runs", f"The store's folder /srv/runs/ {UNWRITABLE}"),
+     ("[Errno 30] Read-only file system: 'runs/0'", "runs", f"The store's folder runs/ {UNWRITABLE}"),
+     ("Permission denied", "http://127.0.0.1:5000", f"The store's folder {UNWRITABLE}"),
+     ("Connection refused", "http://127.0.0.1:5000", "Start the server, fix tracking.uri / --tracking-uri")],
 )
-def test_the_fix_for_a_failed_tracking_store_fits_its_reason(reason: str, fix: str) -> None:
+def test_the_fix_for_a_failed_tracking_store_fits_its_reason(reason: str, uri: str, fix: str) -> None:
     from autodl.tracking.client import tracking_fix
 
-    assert tracking_fix(reason) == fix
+    assert tracking_fix(reason, uri) == fix
