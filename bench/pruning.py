@@ -204,16 +204,19 @@ def choose(verdicts: Mapping[str, Mapping[str, Verdict]]) -> str:
                                       -min(v[n].saved for v in verdicts.values())))
 
 
+def task_spec(task: Task) -> Spec:
+    """The task's bench spec at the task's epochs per trial (the pruners' budgets depend on them)."""
+    from autodl.spec import load_spec
+
+    return load_spec(task.spec).with_overrides(**{"training.epochs": task.epochs})
+
+
 def record(task: Task, seed: int, trials: int, pruner: Mapping[str, Any] | None) -> list[Curve]:
     """The curves of one search of ``task`` (``trials`` trials, ``seed``), run in a scratch folder
     of its own: without pruning, or with ``pruner`` settings (``{}``: a new spec's default)."""
-    from autodl.spec import load_spec
-    from autodl.spec.sections import PrunerSpec
-
-    spec = load_spec(task.spec).with_overrides(**{
-        "name": f"bench-pruning-{task.spec.stem}-s{seed}", "seed": seed, "training.epochs": task.epochs,
-        "search.trials": trials})
-    spec = with_pruner(spec, {"name": "none"} if pruner is None else PrunerSpec(**pruner).model_dump())
+    spec = task_spec(task).with_overrides(**{
+        "name": f"bench-pruning-{task.spec.stem}-s{seed}", "seed": seed, "search.trials": trials})
+    spec = with_pruner(spec, {"name": "none"} if pruner is None else pruner)
     with scratch("pruning") as folder, inside(folder):
         return curves_of(search_trials(spec))
 
@@ -230,7 +233,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Record the pools and the check run, replay every candidate, choose."""
     options = parser(__doc__.splitlines()[0])
     args = options.parse_args(argv)
-    from autodl.spec import load_spec
     from autodl.spec.sections import PrunerSpec
 
     tasks = QUICK if args.quick else TASKS
@@ -245,13 +247,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         checked = checking.result()
     verdicts: dict[str, dict[str, Verdict]] = {}
     for name, task in tasks.items():
-        base = load_spec(task.spec).with_overrides(**{"training.epochs": task.epochs})
-        verdicts[name] = {label: judge(base, settings, pools[name], task.compared)
+        verdicts[name] = {label: judge(task_spec(task), settings, pools[name], task.compared)
                           for label, settings in CANDIDATES.items()}
     chosen = choose(verdicts)
-    shipped = with_pruner(load_spec(tasks[first].spec), default)
-    agreed = agreement(shipped, checked, pools[first][0])
-    is_default = PrunerSpec(**CANDIDATES[chosen]) == PrunerSpec(**default)
+    agreed = agreement(with_pruner(task_spec(tasks[first]), default), checked, pools[first][0])
+    is_default = PrunerSpec(**CANDIDATES[chosen]) == PrunerSpec()
     figures = []
     for name, by_label in verdicts.items():
         task = tasks[name]

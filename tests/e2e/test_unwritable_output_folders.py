@@ -54,6 +54,17 @@ def without_file_mode_override() -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
 
 
+def search_without_access_to(folder: Path, spec: Path) -> str:
+    """The one error line of a search of ``spec`` while ``folder`` exists with no permissions at
+    all (restored afterwards, so the test can look inside)."""
+    prefix = without_file_mode_override()
+    folder.mkdir(mode=0)
+    try:
+        return one_error(search(spec, *prefix))
+    finally:
+        folder.chmod(0o755)
+
+
 UNWRITABLE = {  # the MLflow store, when tracked, is opened first
     False: "The database file mlruns/optuna.db or its folder mlruns/ is not writable (read-only, or no "
            "permission): make both writable, or pass --storage with a SQLite file in a writable folder.",
@@ -75,26 +86,14 @@ def test_a_read_only_mlruns_folder_is_one_message_and_exit_2(
 
 @pytest.mark.parametrize("tracking", [False, True], ids=["study", "study-and-mlflow"])
 def test_an_unreadable_mlruns_folder_is_one_message_and_exit_2(tmp_path: Path, tracking: bool) -> None:
-    prefix = without_file_mode_override()
-    spec = spec_in(tmp_path, tracking)
-    (tmp_path / "mlruns").mkdir(mode=0)
-    try:
-        line = one_error(search(spec, *prefix))
-    finally:
-        (tmp_path / "mlruns").chmod(0o755)
+    line = search_without_access_to(tmp_path / "mlruns", spec_in(tmp_path, tracking))
     assert "Permission denied" in line and line.endswith(UNWRITABLE[tracking])
     assert not (tmp_path / "best_model").exists()
     assert list((tmp_path / "mlruns").iterdir()) == []
 
 
 def test_an_unreadable_best_model_folder_stops_the_search_before_any_training(tmp_path: Path) -> None:
-    prefix = without_file_mode_override()
-    spec = spec_in(tmp_path, False)
-    (tmp_path / "best_model").mkdir(mode=0)
-    try:
-        line = one_error(search(spec, *prefix))
-    finally:
-        (tmp_path / "best_model").chmod(0o755)
+    line = search_without_access_to(tmp_path / "best_model", spec_in(tmp_path, False))
     assert line.startswith("Error: Cannot write the best-model folder best_model/tiny: Permission denied")
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path / 'mlruns' / 'optuna.db'}")
     assert study.trials == [], "no trial started"
