@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPEC ?= search_spaces/digits_cnn.yaml
 
-.PHONY: install demo test test-fast lint ui clean bench bench-strategies
+.PHONY: install demo test test-fast lint ui clean bench bench-strategies bench-pruning
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(STAMP)
 # autodl's strategies against each other (README's "which strategy wins where"); about 20 minutes.
 bench-strategies: $(STAMP)
 	$(BIN)/python -m bench.search_efficiency --tools autodl,autodl_random,autodl_tpe,autodl_c2f
+
+# The pruners compared at a new spec's default 20 trials (docs/pruning.md); about 12 minutes.
+bench-pruning: $(STAMP)
+	$(BIN)/python -m bench.pruning --trials 20
 
 clean:
 	rm -rf mlruns best_model .pytest_cache

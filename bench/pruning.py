@@ -12,6 +12,11 @@ checks that, and the run says whether that default is still the candidate the re
 Two comparisons per candidate: at equal trial counts (the first ``compared`` trials), the share of
 epochs saved and the points of median best dev accuracy lost; and at the epoch budget of those
 unpruned trials, how many trials the saved epochs buy and the best they find.
+
+``make bench`` compares 10 trials per pool to stay within its 30 minutes. ``--trials N`` compares
+N of N + 4 recorded (``make bench-pruning``: a new spec's default ``search.trials``, about 11
+minutes on 2 cores) and saves ``pruning-N-trials.json``, since the startup trials a median pruner
+never stops weigh less in a longer study.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import math
 import multiprocessing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +59,8 @@ TASKS = {
     "sentiment": Task(SPECS / "sentiment_rnn.yaml", 5, 10, 14),
 }
 QUICK = {"digits": Task(SPECS / "digits_cnn.yaml", 2, 3, 4)}
+EXTRA_RECORDED = 4
+"""With ``--trials N``, each pool records N + this many trials, for the budget comparison."""
 
 CANDIDATES: dict[str, dict[str, Any]] = {
     "median_w2": {"name": "median", "warmup_epochs": 2, "startup_trials": 5},
@@ -195,13 +202,33 @@ def judge(spec: Spec, settings: Mapping[str, Any], runs: Sequence[Sequence[Curve
 def choose(verdicts: Mapping[str, Mapping[str, Verdict]]) -> str:
     """The candidate that meets both goals on every task and saves the most epochs on the task
     where it saves least; when none meets them on every task, the one that loses least on its
-    worst task, then saves most."""
+    worst task, then saves most on that task, then most on average over the tasks."""
     names = list(next(iter(verdicts.values())))
     meeting = [n for n in names if all(v[n].meets for v in verdicts.values())]
     if meeting:
         return max(meeting, key=lambda n: min(v[n].saved for v in verdicts.values()))
     return min(names, key=lambda n: (max(v[n].lost for v in verdicts.values()),
-                                      -min(v[n].saved for v in verdicts.values())))
+                                      -min(v[n].saved for v in verdicts.values()),
+                                      -sum(v[n].saved for v in verdicts.values()) / len(verdicts)))
+
+
+def described(settings: Mapping[str, Any]) -> str:
+    """Pruner settings in words: ``percentile 25, warm-up 1, startup 5``."""
+    name = settings["name"]
+    if name == "percentile":
+        name = f"percentile {settings['percentile']:g}"
+    return f"{name}, warm-up {settings['warmup_epochs']}, startup {settings['startup_trials']}"
+
+
+def tasks_for(quick: bool, trials: int | None) -> dict[str, Task]:
+    """The tasks a run compares: ``make bench``'s, the quick ones, or either at ``trials`` trials
+    compared of ``trials + EXTRA_RECORDED`` recorded."""
+    tasks = QUICK if quick else TASKS
+    if trials is None:
+        return tasks
+    if trials < 1:
+        raise ValueError(f"--trials must be at least 1. Received: trials={trials}")
+    return {name: replace(task, compared=trials, pool=trials + EXTRA_RECORDED) for name, task in tasks.items()}
 
 
 def task_spec(task: Task) -> Spec:
@@ -232,10 +259,12 @@ def agreement(spec: Spec, real: Sequence[Curve], pool: Sequence[Curve]) -> float
 def main(argv: Sequence[str] | None = None) -> None:
     """Record the pools and the check run, replay every candidate, choose."""
     options = parser(__doc__.splitlines()[0])
+    options.add_argument("--trials", type=int, default=None,
+                         help="compare this many trials per pool (default: 10, make bench's)")
     args = options.parse_args(argv)
     from autodl.spec.sections import PrunerSpec
 
-    tasks = QUICK if args.quick else TASKS
+    tasks = tasks_for(args.quick, args.trials)
     seeds = SEEDS[:1] if args.quick else SEEDS
     first = next(iter(tasks))
     default = PrunerSpec().model_dump()
@@ -271,8 +300,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         Figure("pruning.chosen", float(list(CANDIDATES).index(chosen)), "index",
                f"the default chosen: {chosen} ({CANDIDATES[chosen]})"),
         Figure("pruning.default_is_chosen", float(is_default), "bool",
-               f"1 if a new spec's default pruner ({default['name']}, warm-up {default['warmup_epochs']}, "
-               f"startup {default['startup_trials']}) is the one chosen"),
+               f"1 if a new spec's default pruner ({described(default)}) is the one chosen"),
         Figure("pruning.replay_agreement", agreed, "share",
                f"trials of a real search with the default pruner ({first}, seed {seeds[0]}) that ended as replayed"),
     ]
@@ -280,7 +308,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                "tasks": {n: {**asdict(t), "spec": t.spec.name} for n, t in tasks.items()},
                "verdicts": {n: {k: asdict(v) for k, v in by.items()} for n, by in verdicts.items()},
                "pools": {n: [[asdict(c) for c in curves] for curves in runs] for n, runs in pools.items()}}
-    report("pruning", figures, details, args.out, args.quick)
+    name = "pruning" if args.trials is None else f"pruning-{args.trials}-trials"
+    report(name, figures, details, args.out, args.quick)
 
 
 if __name__ == "__main__":

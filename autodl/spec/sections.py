@@ -372,7 +372,8 @@ class TrainingSpec(Section):
 class PrunerSpec(Section):
     """Which Optuna pruner stops hopeless trials, and when it may start."""
 
-    name: PrunerName = "median"
+    name: PrunerName = Field(default="percentile", description="The default, the 25th percentile pruner (it "
+                             "keeps the best quarter), was chosen by bench/pruning.py; see docs/pruning.md.")
     warmup_epochs: int = Field(default=1, ge=0, description="Epochs each trial runs before it can be pruned "
                                "(the default measured by bench/pruning.py; see docs/pruning.md).")
     startup_trials: int = Field(default=5, ge=0, description="Trials that finish before pruning starts.")

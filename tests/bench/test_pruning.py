@@ -7,8 +7,10 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from autodl.spec.document import load_spec
-from bench.pruning import Curve, Verdict, choose, judge, replay, with_pruner
+from bench.pruning import TASKS, Curve, Verdict, choose, described, judge, replay, tasks_for, with_pruner
 from tests.helpers import minimal_spec
 
 
@@ -71,6 +73,8 @@ def test_choose_takes_the_largest_saving_among_those_meeting_both_goals() -> Non
     assert choose(verdicts) == "y"
     nobody = {"a": {"x": v(0.3, 0.0), "y": v(0.6, 0.01)}}
     assert choose(nobody) == "x"
+    tied_on_the_worst_task = {"a": {"x": v(0.2, 0.0), "y": v(0.27, 0.0)}, "b": {"x": v(0.18, 0.0), "y": v(0.18, 0.0)}}
+    assert choose(tied_on_the_worst_task) == "y"
 
 
 def test_agreement_counts_the_real_trials_that_trained_as_replayed(write_spec) -> None:
@@ -82,3 +86,20 @@ def test_agreement_counts_the_real_trials_that_trained_as_replayed(write_spec) -
     assert agreement(spec, as_replayed, pool) == 1.0
     one_differs = [*as_replayed[:2], Curve(2, (), 0.2, 4), as_replayed[3]]
     assert agreement(spec, one_differs, pool) == 0.75
+
+
+def test_trials_option_compares_that_many_of_four_more_recorded() -> None:
+    assert tasks_for(False, None) == TASKS
+    deeper = tasks_for(False, 20)
+    assert {n: (t.compared, t.pool, t.epochs) for n, t in deeper.items()} == {
+        n: (20, 24, t.epochs) for n, t in TASKS.items()}
+    assert tasks_for(True, 5)["digits"].pool == 9
+    with pytest.raises(ValueError, match="Received: trials=0"):
+        tasks_for(False, 0)
+
+
+def test_a_new_specs_default_pruner_in_words() -> None:
+    from autodl.spec.sections import PrunerSpec
+
+    assert described(PrunerSpec().model_dump()) == "percentile 25, warm-up 1, startup 5"
+    assert described({"name": "median", "warmup_epochs": 2, "startup_trials": 3}) == "median, warm-up 2, startup 3"

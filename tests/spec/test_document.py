@@ -28,7 +28,8 @@ def test_every_shipped_spec_validates(path: Path) -> None:
 def test_minimal_spec_gets_good_practice_defaults(write_spec: Callable[..., Path]) -> None:
     spec = load_spec(write_spec(minimal_spec()))
     assert spec.optimizer.learning_rate == FloatRange(1e-4, 1e-1, "log")
-    assert spec.search.strategy == "auto" and spec.search.pruner.name == "median"
+    assert spec.search.strategy == "auto"
+    assert (spec.search.pruner.name, spec.search.pruner.percentile) == ("percentile", 25.0)
     assert spec.search.objective.resolved_direction == "maximize"
     assert spec.tracking.uri == "sqlite:///mlruns/mlflow.db"
     assert spec.data.split.fractions() == {"train": 0.7, "train_dev": 0.1, "dev": 0.1, "test": 0.1}
