@@ -1,5 +1,5 @@
-"""Memory: resident memory after each of 30 tiny trials, autodl (tracking on) against a bare Keras
-loop training the same 30 configurations, each in a fresh process; and the peak of a search whose
+"""Memory: resident memory after each of 25 tiny trials, autodl (tracking on) against a bare Keras
+loop training the same 25 configurations, each in a fresh process; and the peak of a search whose
 trials run in worker processes replaced every 10 trials (``runtime.trials_per_process``).
 
 A search that leaks a little per trial runs out of memory after a few thousand trials; the slope
@@ -111,10 +111,10 @@ def figures_for(side: str, label: str, result: dict[str, Any], warmup: int) -> l
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Measure both sides (30 trials; ``--quick``: 6) and print memory figures and slopes."""
+    """Measure both sides (25 trials; ``--quick``: 6) and print memory figures and slopes."""
     options = parser(__doc__.splitlines()[0])
     options.add_argument("--child", choices=SIDES, help="internal: run one side")
-    options.add_argument("--trials", type=int, default=30)
+    options.add_argument("--trials", type=int, default=25)
     args = options.parse_args(argv)
     if args.quick:
         args.trials = 6

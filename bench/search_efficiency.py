@@ -187,6 +187,17 @@ def standard_error(accuracy: float, n: int) -> float:
     return math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / n) if math.isfinite(accuracy) else math.nan
 
 
+def unreached(tool: str, ours: float, theirs: float, budget_s: float) -> str:
+    """What a time-to-target ratio means when a median run never reached the target."""
+    if math.isfinite(ours) and not math.isfinite(theirs):
+        return f"; at most this: {BASELINE}'s median run did not reach it in {budget_s:g} s"
+    if not math.isfinite(ours) and not math.isfinite(theirs):
+        return f"; none: neither {tool}'s nor {BASELINE}'s median run reached it in {budget_s:g} s"
+    if not math.isfinite(ours):
+        return f"; {tool}'s median run did not reach it in {budget_s:g} s"
+    return ""
+
+
 def task_figures(name: str, task: Task, by_tool: dict[str, list[list[Record]]]) -> list[Figure]:
     """Medians per tool, and autodl's runs against each rival (the issue's goals)."""
     summaries = {tool: [summarize(records, task.target) for records in runs] for tool, runs in by_tool.items()}
@@ -219,8 +230,7 @@ def task_figures(name: str, task: Task, by_tool: dict[str, list[list[Record]]]) 
                 f"search.{name}.{tool}.to_target_ratio",
                 ratio(ours, task.budget_s if censored else theirs), "x",
                 f"{tool} time to target / {BASELINE}'s (goal <= {TO_TARGET_GOAL:g})"
-                + (f"; at most this: {BASELINE}'s median run did not reach it in {task.budget_s:g} s"
-                   if censored else "")))
+                + unreached(tool, ours, theirs, task.budget_s)))
     return figures
 
 

@@ -41,9 +41,9 @@ def tensorflow_loaded_by_validate() -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Time the three commands (5 rounds, 1 with ``--quick``) and print the medians and ratios."""
+    """Time the three commands (3 rounds, 1 with ``--quick``) and print the medians and ratios."""
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
-    rounds = 1 if args.quick else 5
+    rounds = 1 if args.quick else 3
     commands = {
         "tf_import": [PYTHON, "-c", "import tensorflow"],
         "help": [AUTODL, "--help"],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autodl.spec.document import load_spec
-from bench.pruning import TASKS, Curve, Verdict, choose, described, judge, replay, tasks_for, with_pruner
+from bench.pruning import TASKS, Curve, Verdict, choose, described, judge, main, replay, tasks_for, with_pruner
 from tests.helpers import minimal_spec
 
 
@@ -94,8 +94,13 @@ def test_trials_option_compares_that_many_of_four_more_recorded() -> None:
     assert {n: (t.compared, t.pool, t.epochs) for n, t in deeper.items()} == {
         n: (20, 24, t.epochs) for n, t in TASKS.items()}
     assert tasks_for(True, 5)["digits"].pool == 9
-    with pytest.raises(ValueError, match="Received: trials=0"):
-        tasks_for(False, 0)
+
+
+def test_trials_below_one_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--trials", "0"])
+    assert stopped.value.code == 2
+    assert "--trials must be at least 1. Received: trials=0" in capsys.readouterr().err
 
 
 def test_a_new_specs_default_pruner_in_words() -> None:

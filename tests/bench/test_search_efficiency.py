@@ -50,6 +50,17 @@ def test_a_rival_that_never_reaches_the_target_bounds_the_ratio_by_the_budget() 
     assert "at most this: kt_random's median run did not reach it in 10 s" in figure.label
 
 
+def test_a_ratio_says_which_median_run_never_reached_the_target() -> None:
+    task = Task(Path("unused.yaml"), 10.0, 0.95, 400)
+    neither = {"autodl": [run((4.0, 0.8))] * 3, "kt_random": [run((2.0, 0.7))] * 3}
+    figure = {f.key: f for f in task_figures("t", task, neither)}["search.t.autodl.to_target_ratio"]
+    assert math.isnan(figure.value)
+    assert "none: neither autodl's nor kt_random's median run reached it in 10 s" in figure.label
+    ours_only = {"autodl": [run((4.0, 0.8))] * 3, "kt_random": [run((2.0, 0.96))] * 3}
+    figure = {f.key: f for f in task_figures("t", task, ours_only)}["search.t.autodl.to_target_ratio"]
+    assert math.isnan(figure.value) and "; autodl's median run did not reach it in 10 s" in figure.label
+
+
 def test_each_run_is_seeded_single_threaded_and_budgeted(write_spec) -> None:
     from autodl.spec.document import load_spec
 
