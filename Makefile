@@ -40,7 +40,7 @@ bench: $(STAMP)
 bench-strategies: $(STAMP)
 	$(BIN)/python -m bench.search_efficiency --tools autodl,autodl_random,autodl_tpe,autodl_c2f
 
-# The pruners compared at a new spec's default 20 trials (docs/pruning.md); about 12 minutes.
+# The pruners compared at a new spec's default 20 trials (docs/pruning.md); about 14 minutes.
 bench-pruning: $(STAMP)
 	$(BIN)/python -m bench.pruning --trials 20
 

@@ -14,7 +14,7 @@ epochs saved and the points of median best dev accuracy lost; and at the epoch b
 unpruned trials, how many trials the saved epochs buy and the best they find.
 
 ``make bench`` compares 10 trials per pool to stay within its 30 minutes. ``--trials N`` compares
-N of N + 4 recorded (``make bench-pruning``: a new spec's default ``search.trials``, about 11
+N of N + 4 recorded (``make bench-pruning``: a new spec's default ``search.trials``, about 14
 minutes on 2 cores) and saves ``pruning-N-trials.json``, since the startup trials that a median
 or percentile pruner never stops weigh less in a longer study.
 """

@@ -187,15 +187,16 @@ def standard_error(accuracy: float, n: int) -> float:
     return math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / n) if math.isfinite(accuracy) else math.nan
 
 
-def unreached(tool: str, ours: float, theirs: float, budget_s: float) -> str:
-    """What a time-to-target ratio means when a median run never reached the target."""
+def to_target_ratio(tool: str, ours: float, theirs: float, budget_s: float) -> tuple[float, str]:
+    """autodl's median time to the target over the baseline's, and what it means when a median run
+    never reached the target: bounded by the budget when only the baseline's did not, else none."""
     if math.isfinite(ours) and not math.isfinite(theirs):
-        return f"; at most this: {BASELINE}'s median run did not reach it in {budget_s:g} s"
+        return ratio(ours, budget_s), f"; at most this: {BASELINE}'s median run did not reach it in {budget_s:g} s"
     if not math.isfinite(ours) and not math.isfinite(theirs):
-        return f"; none: neither {tool}'s nor {BASELINE}'s median run reached it in {budget_s:g} s"
+        return math.nan, f"; none: neither {tool}'s nor {BASELINE}'s median run reached it in {budget_s:g} s"
     if not math.isfinite(ours):
-        return f"; {tool}'s median run did not reach it in {budget_s:g} s"
-    return ""
+        return math.nan, f"; {tool}'s median run did not reach it in {budget_s:g} s"
+    return ratio(ours, theirs), ""
 
 
 def task_figures(name: str, task: Task, by_tool: dict[str, list[list[Record]]]) -> list[Figure]:
@@ -224,13 +225,10 @@ def task_figures(name: str, task: Task, by_tool: dict[str, list[list[Record]]]) 
                                   medians[tool]["best"] - medians[rival]["best"], "acc",
                                   f"{tool} median best minus {rival}'s (goal >= 0)"))
         if BASELINE in summaries:
-            ours, theirs = medians[tool]["time_to_target_s"], medians[BASELINE]["time_to_target_s"]
-            censored = math.isfinite(ours) and not math.isfinite(theirs)
-            figures.append(Figure(
-                f"search.{name}.{tool}.to_target_ratio",
-                ratio(ours, task.budget_s if censored else theirs), "x",
-                f"{tool} time to target / {BASELINE}'s (goal <= {TO_TARGET_GOAL:g})"
-                + unreached(tool, ours, theirs, task.budget_s)))
+            value, meaning = to_target_ratio(tool, medians[tool]["time_to_target_s"],
+                                             medians[BASELINE]["time_to_target_s"], task.budget_s)
+            figures.append(Figure(f"search.{name}.{tool}.to_target_ratio", value, "x",
+                                  f"{tool} time to target / {BASELINE}'s (goal <= {TO_TARGET_GOAL:g}){meaning}"))
     return figures
 
 
